@@ -1,0 +1,23 @@
+# Setup lives here: every target creates or refreshes .venv/ with mattekit installed editable.
+PYTHON ?= python3.11
+VENV := .venv
+READY := $(VENV)/.ready
+
+.PHONY: setup demo test bench clean
+
+setup: $(READY)
+
+$(READY): pyproject.toml Makefile
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet torch==2.13.0
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(READY)
+	$(VENV)/bin/mattekit demo -o demo-output
+
+test: $(READY)
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) demo-output

@@ -1,0 +1,41 @@
+"""Engines: one adapter per matting method behind one interface, chosen by name.
+
+An engine is built with ``load_engine(name, weights=None, **options)`` and answers
+``engine.predict(image, trimap=None) -> Matte`` for a uint8 RGB HxWx3 image and an optional uint8 0/128/255 trimap.
+Engines are imported only when asked for, so ``import mattekit`` stays light.
+
+Example:
+    >>> sorted(ENGINES)[:1]
+    ['default']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol
+
+import numpy as np
+
+from mattekit.errors import UsageError
+from mattekit.matte import Matte
+
+# name -> "module:class"; the class takes (weights=None, **options).
+ENGINES: dict[str, str] = {
+    "default": "mattekit.engines.default:DefaultEngine",
+}
+
+
+class Engine(Protocol):
+    """What every engine offers."""
+
+    name: str
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte: ...
+
+
+def load_engine(name: str = "default", weights: str | None = None, **options) -> Engine:
+    """Build the engine called ``name``; ``weights`` is a local file that overrides its weight source."""
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}.")
+    module, cls = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(weights=weights, **options)

@@ -1,0 +1,218 @@
+"""Reading and writing images, alphas and trimaps: every conversion and every check happens here, once.
+
+Readers return the API's types: image ``uint8`` RGB HxWx3, alpha ``float32`` HxW in [0, 1], trimap ``uint8``
+HxW with values 0/128/255. EXIF orientation is applied; grey, RGBA, palette, 16-bit and CMYK files are converted;
+the pixel count is checked from the header before anything is decoded. Writers are atomic: a temporary file in
+the target folder, renamed into place, so an interrupted run never leaves a half-written file.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> save_alpha(os.path.join(folder, "a.png"), np.array([[0.0, 1.0]], np.float32))
+    >>> load_alpha(os.path.join(folder, "a.png")).tolist()
+    [[0.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
+
+from mattekit.errors import InputError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+TRIMAP_VALUES = (0, 128, 255)
+
+Image.MAX_IMAGE_PIXELS = None  # our own limit below is checked before decoding and names the file
+
+
+def _open(path: str | os.PathLike, max_pixels: int | None) -> Image.Image:
+    """Open and decode ``path`` with its EXIF orientation applied, or raise InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes).")
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    try:
+        im = Image.open(path)
+    except UnidentifiedImageError:
+        raise InputError(f"{path} is not an image that can be read (PNG, JPEG, TIFF, BMP, WebP).") from None
+    except OSError as e:
+        raise InputError(f"{path} cannot be read: {e.strerror or e}.") from None
+    width, height = im.size
+    if width * height > limit:
+        raise InputError(
+            f"{path} has {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
+            f"{limit / 1e6:g}; downscale it or raise the limit (--max-pixels)."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im.load()
+            return ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path} is truncated or corrupt ({e}).") from None
+
+
+def _to_8bit(arr: np.ndarray) -> np.ndarray:
+    """Integer or float pixel values to uint8: 16-bit by /257, float in [0, 1] by x255."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.integer):
+        top = 65535 if arr.max(initial=0) > 255 else 255
+        return np.round(arr.astype(np.float64) * (255.0 / top)).clip(0, 255).astype(np.uint8)
+    return np.round(np.clip(arr.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _pil_to_rgb(im: Image.Image) -> np.ndarray:
+    """Any PIL mode (1, L, LA, P, RGB, RGBA, CMYK, I;16, I, F, ...) to uint8 RGB HxWx3."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        grey = _to_8bit(np.asarray(im))
+        return np.repeat(grey[..., None], 3, axis=2)
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _pil_to_grey(im: Image.Image) -> np.ndarray:
+    """A one-channel reading of ``im`` at its full precision (first channel for RGB files stored as grey)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F", "L", "1"):
+        return np.asarray(im)
+    if im.mode == "P":
+        im = im.convert("RGB")
+    if im.mode in ("LA", "RGB", "RGBA", "CMYK", "YCbCr"):
+        return np.asarray(im.convert("RGB"))[..., 0]
+    return np.asarray(im.convert("L"))
+
+
+def as_rgb(image, max_pixels: int | None = None) -> np.ndarray:
+    """A path, PIL image or array as uint8 RGB HxWx3 (grey, RGBA, 16-bit and float arrays converted).
+
+    >>> as_rgb(np.zeros((2, 3), np.uint16)).shape
+    (2, 3, 3)
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return _pil_to_rgb(_open(image, max_pixels))
+    if isinstance(image, Image.Image):
+        return _pil_to_rgb(ImageOps.exif_transpose(image))
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.size == 0:
+        raise InputError(f"an image array must be HxW, HxWx3 or HxWx4, not of shape {arr.shape}.")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputError(f"an image array must hold numbers, not {arr.dtype}.")
+    if np.issubdtype(arr.dtype, np.floating) and (arr.min() < 0 or arr.max() > 1):
+        raise InputError("a float image array must hold values in [0, 1]; pass uint8 for 0-255 values.")
+    return np.ascontiguousarray(_to_8bit(arr[..., :3]))
+
+
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """Read ``path`` as uint8 RGB HxWx3 (see the module docstring for what is converted and checked)."""
+    return as_rgb(Path(path), max_pixels)
+
+
+def load_alpha(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """Read an alpha matte as float32 HxW in [0, 1]; 16-bit files keep their precision."""
+    grey = _pil_to_grey(_open(path, max_pixels))
+    if grey.dtype == np.uint8 or grey.dtype == bool:
+        return grey.astype(np.float32) / (1.0 if grey.dtype == bool else 255.0)
+    if np.issubdtype(grey.dtype, np.integer):
+        return (grey.astype(np.float32) / (65535.0 if grey.max(initial=0) > 255 else 255.0)).clip(0, 1)
+    return grey.astype(np.float32).clip(0, 1)
+
+
+def check_trimap(trimap: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
+    """Validate a trimap array against an image of ``shape`` (H, W); ``name`` says where it came from."""
+    trimap = np.asarray(trimap)
+    if trimap.ndim == 3:
+        trimap = trimap[..., 0]
+    if trimap.shape != tuple(shape):
+        raise InputError(
+            f"{name} is {trimap.shape[1]}x{trimap.shape[0]} but its image is {shape[1]}x{shape[0]}; "
+            "a trimap must have the image's size."
+        )
+    trimap = _to_8bit(trimap) if trimap.dtype != np.uint8 else trimap
+    stray = np.setdiff1d(np.unique(trimap), TRIMAP_VALUES)
+    if stray.size:
+        raise InputError(
+            f"{name} holds values other than 0, 128 and 255 (for example {int(stray[0])}); "
+            "a trimap marks background 0, unknown 128 and foreground 255."
+        )
+    return np.ascontiguousarray(trimap)
+
+
+def load_trimap(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
+    """Read a trimap for an image of ``shape`` (H, W) as uint8 with values 0/128/255, or raise naming the file."""
+    return check_trimap(_to_8bit(_pil_to_grey(_open(path, None))), shape, str(path))
+
+
+def parse_background(spec: str, shape: tuple[int, int]) -> np.ndarray:
+    """A background for compositing: a colour (``white``, ``#00ff00``, ``0,128,255``) or an image path.
+
+    Images are resized (cover and centre-crop) to ``shape`` (H, W). Returns uint8 HxWx3.
+
+    >>> parse_background("#ff0000", (1, 2)).tolist()
+    [[[255, 0, 0], [255, 0, 0]]]
+    """
+    height, width = shape
+    try:
+        parts = [int(v) for v in spec.split(",")] if "," in spec else list(ImageColor.getrgb(spec))[:3]
+        if len(parts) == 3 and all(0 <= v <= 255 for v in parts):
+            return np.broadcast_to(np.array(parts, np.uint8), (height, width, 3)).copy()
+    except ValueError:
+        pass
+    if not Path(spec).is_file():
+        raise InputError(f"background {spec!r} is neither a colour (name, #rrggbb or r,g,b) nor an image file.")
+    im = Image.fromarray(load_image(spec))
+    return np.asarray(ImageOps.fit(im, (width, height), Image.Resampling.LANCZOS))
+
+
+def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".png", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_alpha(path: str | os.PathLike, alpha: np.ndarray) -> None:
+    """Write alpha (float in [0, 1] or uint8) as an 8-bit grey PNG, atomically."""
+    _atomic_save(path, Image.fromarray(_to_8bit(np.asarray(alpha)), mode="L"))
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write uint8 HxWx3 (RGB) or HxWx4 (RGBA) atomically; the format follows the suffix."""
+    _atomic_save(path, Image.fromarray(np.asarray(image, np.uint8)))
+
+
+def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (not recursive) into a sorted list of image paths, in the order given.
+
+    A missing path raises InputError; a folder contributes its files with an image suffix.
+    """
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+        elif item.exists():
+            found.append(item)
+        else:
+            raise InputError(f"{item} does not exist.")
+    return found

