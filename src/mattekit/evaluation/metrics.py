@@ -1,0 +1,184 @@
+"""Matting metrics under the two reference protocols, numbers identical to the reference implementations.
+
+- ``protocol="gfm"``: the official GFM / P3M / AIM evaluation (``core/evaluate.py``), whole image, float64
+  (Grad float32). Keys ``sad, mse, mad, grad, conn``, plus ``sad_tran, mse_tran, mad_tran, sad_fg, sad_bg``
+  when a trimap is given.
+- ``protocol="dim"``: the DIM MATLAB reference (``compute_*_loss.m``, ``evaluate.m``), pixels with trimap 128,
+  single precision, trimap required. Keys ``sad, mse, grad, conn``.
+
+Inputs: ``pred`` and ``gt`` are uint8 (0-255) or float in [0, 1]; ``trimap`` is uint8 with 0/128/255. A float32
+array whose values all lie on the 8-bit grid (k/255, what ``mattekit.io.load_alpha`` returns for 8-bit PNGs)
+is read as those 8-bit values, so it scores exactly like the PNG read by the reference code. The formulas,
+scales and quirks are in ``docs/metrics.md``.
+
+Example:
+    >>> import numpy as np
+    >>> gt = np.zeros((4, 4), np.uint8); gt[1:3, 1:3] = 255
+    >>> trimap = np.full((4, 4), 128, np.uint8)
+    >>> scores = evaluate(np.zeros((4, 4), np.uint8), gt, trimap)
+    >>> scores["sad"], scores["mse"], scores["sad_tran"], scores["mse_tran"]
+    (0.004, 0.25, 0.004, 0.25)
+    >>> sorted(evaluate(gt, gt, trimap, protocol="dim"))
+    ['conn', 'grad', 'mse', 'sad']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mattekit.errors import InputError, UsageError
+from mattekit.evaluation.connectivity import first_exit_levels, reached_counts
+from mattekit.evaluation.gradient import dim_gradient_magnitude, gfm_gradient_magnitude
+
+PROTOCOLS = ("gfm", "dim")
+GFM_KEYS = ("sad", "mse", "mad", "grad", "conn")
+GFM_TRIMAP_KEYS = ("sad_tran", "mse_tran", "mad_tran", "sad_fg", "sad_bg")
+DIM_KEYS = ("sad", "mse", "grad", "conn")
+
+CONN_THETA = 0.15
+# GFM: np.arange(0, 1.1, 0.1), whose 7th entry is 0.6000000000000001; its level map is float32.
+GFM_THRESHOLDS = np.arange(0, 1.1, 0.1)
+GFM_LEVELS = np.append(GFM_THRESHOLDS[:-1].astype(np.float32), 1.0).astype(np.float64)
+# DIM: 0:0.1:1 compared with single-precision mattes; the level map enters single-precision arithmetic.
+DIM_THRESHOLDS = np.linspace(0, 1, 11).astype(np.float32)
+DIM_LEVELS = DIM_THRESHOLDS.copy()
+
+EIGHT_BIT_GFM = np.arange(256) / 255.0  # what the reference gets from PNG / 255. (float64)
+EIGHT_BIT_DIM = np.arange(256, dtype=np.float32) / np.float32(255)  # single(png) / 255
+REACHED_GFM = reached_counts(EIGHT_BIT_GFM, GFM_THRESHOLDS[1:])
+REACHED_DIM = reached_counts(EIGHT_BIT_DIM, DIM_THRESHOLDS[1:])
+TRIMAP_REGION = np.full(256, 3, np.uint8)
+TRIMAP_REGION[[0, 128, 255]] = [0, 1, 2]  # background, unknown, foreground
+
+
+def _as_matte(values, name: str) -> np.ndarray:
+    """``values`` as a 2-D uint8 array, or float64 in [0, 1] when it is not on the 8-bit grid."""
+    arr = np.asarray(values)
+    if arr.ndim != 2 or arr.size == 0:
+        raise InputError(f"{name} must be a non-empty 2-D array (H, W), not of shape {arr.shape}.")
+    if arr.dtype == np.uint8:
+        return arr
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise InputError(f"{name} must be uint8 (0-255) or float in [0, 1], not {arr.dtype}.")
+    low, high = float(arr.min()), float(arr.max())
+    if not (0.0 <= low and high <= 1.0):  # also false for NaN
+        raise InputError(f"{name} holds values outside [0, 1] (from {low:g} to {high:g}); pass floats in [0, 1].")
+    if arr.dtype == np.float32:
+        codes = np.rint(arr * np.float32(255))
+        if np.array_equal(codes / np.float32(255), arr):
+            return codes.astype(np.uint8)
+    return arr.astype(np.float64)
+
+
+def _trimap_regions(trimap, shape: tuple[int, int]) -> np.ndarray:
+    """Region codes 0 (background), 1 (unknown), 2 (foreground) of a validated uint8 trimap."""
+    arr = np.asarray(trimap)
+    if arr.shape != shape:
+        raise InputError(f"trimap has shape {arr.shape} but pred and gt have shape {shape}; they must match.")
+    if arr.dtype != np.uint8:
+        raise InputError(f"trimap must be uint8 with values 0, 128 and 255, not {arr.dtype}.")
+    regions = TRIMAP_REGION[arr]
+    if (regions == 3).any():
+        stray = int(arr[regions == 3][0])
+        raise InputError(f"trimap holds the value {stray}; a trimap holds only 0, 128 and 255.")
+    return regions
+
+
+def _float64(matte: np.ndarray) -> np.ndarray:
+    return EIGHT_BIT_GFM[matte] if matte.dtype == np.uint8 else matte
+
+
+def _reached(matte: np.ndarray, table: np.ndarray, thresholds: np.ndarray, dtype) -> np.ndarray:
+    return table[matte] if matte.dtype == np.uint8 else reached_counts(matte.astype(dtype), thresholds)
+
+
+def _gfm(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray | None) -> dict[str, float]:
+    p, g = _float64(pred), _float64(gt)
+    diff = p - g
+    abs_diff = np.abs(diff)
+    flat = diff.ravel()
+    total_abs, total_sq, pixels = float(abs_diff.sum()), float(flat @ flat), p.size
+    scores = {"sad": total_abs / 1000, "mse": total_sq / pixels, "mad": total_abs / pixels}
+    if regions is not None:
+        scores.update(_gfm_trimap(abs_diff, g, regions))
+    scores["grad"] = float(np.sum(np.square(gfm_gradient_magnitude(p) - gfm_gradient_magnitude(g))) / np.float32(10))
+    reached = np.minimum(
+        _reached(pred, REACHED_GFM, GFM_THRESHOLDS[1:], np.float64),
+        _reached(gt, REACHED_GFM, GFM_THRESHOLDS[1:], np.float64),
+    )
+    levels = GFM_LEVELS[first_exit_levels(reached, 10, skip_empty=True, column_major=False)]
+    scores["conn"] = float(np.abs(_phi_part(p - levels) - _phi_part(g - levels)).sum()) / 1000
+    return scores
+
+
+def _phi_part(d: np.ndarray) -> np.ndarray:
+    """d·[d ≥ θ]: the connectivity φ = 1 − d·[d ≥ θ] without its constant (|φp − φg| needs only this)."""
+    return np.where(d >= CONN_THETA, d, 0.0)
+
+
+def _gfm_trimap(abs_diff: np.ndarray, g: np.ndarray, regions: np.ndarray) -> dict[str, float]:
+    """SAD-FG/BG over the known regions and the *-TRAN numbers of the copy forced to 0/1 there."""
+    flat_regions = regions.ravel()
+    region_abs = np.bincount(flat_regions, weights=abs_diff.ravel(), minlength=3)
+    forced = np.where(regions == 2, 1.0 - g, np.where(regions == 0, g, abs_diff)).ravel()
+    unknown = int(np.count_nonzero(flat_regions == 1))
+    tran_abs, tran_sq = float(forced.sum()), float(forced @ forced)
+    return {
+        "sad_tran": tran_abs / 1000,
+        "mse_tran": tran_sq / unknown if unknown else float("nan"),
+        "mad_tran": tran_abs / unknown if unknown else float("nan"),
+        "sad_fg": float(region_abs[2]) / 1000,
+        "sad_bg": float(region_abs[0]) / 1000,
+    }
+
+
+def _octave_sum(values: np.ndarray, mask: np.ndarray) -> np.float32:
+    """sum(sum(values .* mask)) in single precision, column by column as Octave accumulates."""
+    columns = np.add.reduce(np.where(mask, values, np.float32(0)), axis=0, dtype=np.float32)
+    return np.cumsum(columns, dtype=np.float32)[-1]
+
+
+def _dim(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray) -> dict[str, float]:
+    unknown = regions == 1
+    # single(png) in 0-255 for 8-bit mattes; float mattes are scaled to that range.
+    p255, g255 = (m.astype(np.float32) if m.dtype == np.uint8 else (m * 255).astype(np.float32) for m in (pred, gt))
+    error = (p255 - g255) / np.float32(255)
+    sad = _octave_sum(np.abs(error), unknown) / np.float32(1000)
+    count = np.count_nonzero(unknown)
+    mse = _octave_sum(error * error, unknown) / np.float32(count) if count else np.float32("nan")
+    amp_p, amp_g = (dim_gradient_magnitude(_mat2gray(m)).astype(np.float32) for m in (pred, gt))
+    grad = _octave_sum(np.square(amp_p - amp_g), unknown) / np.float32(1000)
+    p, g = p255 / np.float32(255), g255 / np.float32(255)
+    reached = np.minimum(
+        _reached(pred, REACHED_DIM, DIM_THRESHOLDS[1:], np.float32),
+        _reached(gt, REACHED_DIM, DIM_THRESHOLDS[1:], np.float32),
+    )
+    levels = DIM_LEVELS[first_exit_levels(reached, 10, skip_empty=False, column_major=True)]
+    phi_p, phi_g = (np.float32(1) - _phi_part(d).astype(np.float32) for d in (p - levels, g - levels))
+    conn = _octave_sum(np.abs(phi_p - phi_g), unknown) / np.float32(1000)
+    return {"sad": float(sad), "mse": float(mse), "grad": float(grad), "conn": float(conn)}
+
+
+def _mat2gray(matte: np.ndarray) -> np.ndarray:
+    """MATLAB mat2gray in double: (x − min)·(1 / (max − min)); a constant matte has zero gradient either way."""
+    x = matte.astype(np.float64)
+    low, high = float(x.min()), float(x.max())
+    return np.zeros_like(x) if low == high else (x - low) * (1.0 / (high - low))
+
+
+def evaluate(pred, gt, trimap=None, protocol: str = "gfm") -> dict[str, float]:
+    """Score ``pred`` against ``gt`` under ``protocol`` ("gfm" or "dim"); see the module docstring for keys.
+
+    >>> a = np.array([[0, 255]], np.uint8)
+    >>> evaluate(a, a)
+    {'sad': 0.0, 'mse': 0.0, 'mad': 0.0, 'grad': 0.0, 'conn': 0.0}
+    """
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"unknown metrics protocol {protocol!r}; choose 'gfm' or 'dim'.")
+    pred, gt = _as_matte(pred, "pred"), _as_matte(gt, "gt")
+    if pred.shape != gt.shape:
+        raise InputError(f"pred has shape {pred.shape} but gt has shape {gt.shape}; they must match.")
+    if protocol == "dim" and trimap is None:
+        raise InputError("the dim protocol scores the trimap's unknown region, so it needs a trimap.")
+    regions = None if trimap is None else _trimap_regions(trimap, pred.shape)
+    return _gfm(pred, gt, regions) if protocol == "gfm" else _dim(pred, gt, regions)
