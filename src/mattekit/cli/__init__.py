@@ -16,7 +16,7 @@ import sys
 
 from mattekit.errors import MattekitError
 
-VERBS = ("predict", "demo", "models")
+VERBS = ("predict", "demo", "models", "eval", "complexity")
 
 
 def build_parser() -> argparse.ArgumentParser:
