@@ -1,0 +1,56 @@
+"""``mattekit predict INPUT... [-o OUT] [--engine NAME] [--trimap PATH|DIR] ...``: matte files and folders."""
+
+from __future__ import annotations
+
+import sys
+
+from mattekit.batch import predict_files
+from mattekit.engines import ENGINES, load_engine
+from mattekit.errors import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="matte images and write alpha, cut-out and composite")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    parser.add_argument("-o", "--output", default="mattekit-output", metavar="OUT", help="output folder")
+    parser.add_argument("--engine", default="default", choices=sorted(ENGINES))
+    parser.add_argument("--trimap", metavar="PATH|DIR", help="a trimap file, or a folder of trimaps named like "
+                        "the images (0 background, 128 unknown, 255 foreground)")
+    parser.add_argument("--weights", action="append", metavar="[NAME=]PATH",
+                        help="local weights overriding the engine's source (default engine: modnet=PATH, "
+                        "u2netp=PATH; may be repeated)")
+    parser.add_argument("--background", metavar="COLOR|IMAGE", help="also write a composite over this colour "
+                        "(name, #rrggbb or r,g,b) or image")
+    parser.add_argument("--max-size", type=int, metavar="N", help="shrink images so the long side is at most N")
+    parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images over N pixels "
+                        "(default 100 million)")
+    parser.add_argument("--skip-existing", action="store_true", help="skip images whose outputs exist")
+    parser.add_argument("--backbone", help="GFM: backbone (read from the checkpoint when not given)")
+    parser.add_argument("--rosta", help="GFM: RoSTa form tt, ft, bt or rim (read from the checkpoint when not given)")
+    parser.add_argument("--strategy", help="GFM: test strategy resize, hybrid or rim")
+    parser.set_defaults(run=run)
+
+
+def parse_weights(values: list[str] | None):
+    """``--weights`` values as one path, or as a dict of NAME=PATH pairs."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    if not all("=" in v for v in values):
+        raise UsageError("when --weights is repeated, each must be NAME=PATH.")
+    return dict(v.split("=", 1) for v in values)
+
+
+def run(args) -> int:
+    options = {k: getattr(args, k) for k in ("backbone", "rosta", "strategy") if getattr(args, k)}
+    engine = load_engine(args.engine, weights=parse_weights(args.weights), **options)
+    report = predict_files(args.inputs, args.output, engine, trimap=args.trimap, background=args.background,
+                           max_size=args.max_size, skip_existing=args.skip_existing, max_pixels=args.max_pixels,
+                           debug=args.debug)
+    total = len(report.done) + len(report.skipped) + len(report.failed)
+    print(f"{len(report.done)} of {total} images matted into {args.output}"
+          + (f", {len(report.skipped)} skipped (outputs exist)" if report.skipped else "") + ".")
+    for message in report.failed.values():
+        print(f"failed: {message}", file=sys.stderr)
+    return 1 if report.failed else 0

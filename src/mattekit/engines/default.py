@@ -1,0 +1,92 @@
+"""The default engine: GFM's glance-focus-merge decomposition built from pretrained parts, offline, on the CPU.
+
+- glance: a soft foreground probability from MODNet (a portrait matting network) or U²-Netp (a salient object
+  segmenter). MODNet is the stronger of the two when it has found the subject; when the two disagree (their
+  masks overlap with IoU < ``agree_iou``) the one that is clearly more confident wins, confidence being the share
+  of unsure pixels (0.05 < p < 0.95) relative to the foreground area. U²-Netp must be clearly better
+  (``prefer_margin``) to displace MODNet. ``docs/default-engine.md`` has the numbers behind this rule.
+- trimap: a TT trimap whose band follows the image size and the glance's unsure pixels
+  (``mattekit.matting.trimap``).
+- focus: closed-form + KNN matting Laplacian inside the band, at a working resolution, upsampled with a guided
+  filter (``mattekit.matting.focus``); merge: the TT rule.
+- foreground colours: pymatting's multi-level estimation, so a cut-out carries no colour halo.
+With a user trimap, the trimap is the glance and only focus runs.
+
+Example:
+    >>> from skimage.data import chelsea                                     # doctest: +SKIP
+    >>> matte = DefaultEngine().predict(chelsea())                           # doctest: +SKIP
+    >>> matte.alpha.shape, matte.cutout().shape                              # doctest: +SKIP
+    ((300, 451), (300, 451, 4))
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from pymatting import estimate_foreground_ml
+
+from mattekit.engines.segmenters import Modnet, U2Netp
+from mattekit.errors import UsageError
+from mattekit.matte import Matte
+from mattekit.matting.focus import solve_focus
+from mattekit.matting.trimap import trimap_from_probability
+
+SEGMENTERS = ("modnet", "u2netp")
+
+
+def unsure_ratio(prob: np.ndarray) -> float:
+    """Share of unsure pixels (0.05 < p < 0.95) per foreground pixel (p > 0.5): lower is more confident."""
+    unsure = np.count_nonzero((prob > 0.05) & (prob < 0.95))
+    return unsure / max(np.count_nonzero(prob > 0.5), 1)
+
+
+def choose_glance(modnet: np.ndarray, u2netp: np.ndarray, agree_iou: float = 0.9, prefer_margin: float = 0.8):
+    """The name of the glance to trust: MODNet unless the two disagree and U²-Netp is clearly more confident."""
+    a, b = modnet > 0.5, u2netp > 0.5
+    iou = np.count_nonzero(a & b) / max(np.count_nonzero(a | b), 1)
+    if iou < agree_iou and unsure_ratio(u2netp) < prefer_margin * unsure_ratio(modnet):
+        return "u2netp"
+    return "modnet"
+
+
+def _weight_paths(weights) -> dict[str, str]:
+    if weights is None:
+        return {}
+    if isinstance(weights, dict) and set(weights) <= set(SEGMENTERS):
+        return dict(weights)
+    raise UsageError("the default engine uses two weight files: pass --weights modnet=PATH and/or "
+                     "--weights u2netp=PATH.")
+
+
+class DefaultEngine:
+    """Offline glance (MODNet or U²-Netp) + closed-form/KNN focus + TT merge; see the module docstring."""
+
+    name = "default"
+
+    def __init__(self, weights=None, band_fraction: float = 0.015, work_pixels: int = 600_000,
+                 knn_weight: float = 0.05):
+        self.weight_paths = _weight_paths(weights)
+        self.band_fraction = band_fraction
+        self.work_pixels = work_pixels
+        self.knn_weight = knn_weight
+
+    @cached_property
+    def modnet(self) -> Modnet:
+        return Modnet(self.weight_paths.get("modnet"))
+
+    @cached_property
+    def u2netp(self) -> U2Netp:
+        return U2Netp(self.weight_paths.get("u2netp"))
+
+    def glance(self, image: np.ndarray) -> np.ndarray:
+        """The soft foreground probability (float32 HxW) of the segmenter ``choose_glance`` trusts."""
+        probs = {"modnet": self.modnet.probability(image), "u2netp": self.u2netp.probability(image)}
+        return probs[choose_glance(probs["modnet"], probs["u2netp"])]
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
+        if trimap is None:
+            trimap = trimap_from_probability(self.glance(image), self.band_fraction)
+        alpha = solve_focus(image, trimap, self.work_pixels, self.knn_weight)
+        foreground = estimate_foreground_ml(image / 255.0, alpha).astype(np.float32)
+        return Matte(alpha=alpha, foreground=foreground)
