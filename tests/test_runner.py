@@ -163,6 +163,7 @@ def test_predictions_folder_errors(tmp_path):
     io.save_alpha(preds / "im0.png", np.zeros((12, 20), np.float32))
     with pytest.raises(InputError, match=r"2 image\(s\) have no prediction in .*preds: im1, im2\."):
         benchmark(f"folder:{data}", tmp_path / "r", predictions=preds)
+    assert not (tmp_path / "r").exists()  # refused before anything was written
     with pytest.raises(InputError, match=r"predictions folder .*nothing does not exist"):
         benchmark(f"folder:{data}", tmp_path / "r", predictions=tmp_path / "nothing")
     io.save_alpha(preds / "im1.png", np.zeros((10, 20), np.float32))

@@ -35,7 +35,9 @@ from torch import nn
 from mattekit.errors import UsageError
 
 # name -> "module:callable"; the callable takes the spec's remaining parts as strings and returns an nn.Module.
-MODELS: dict[str, str] = {}
+MODELS: dict[str, str] = {
+    "gfm": "mattekit.models.gfm:GFM",  # gfm:BACKBONE:ROSTA, e.g. gfm:r34:tt, gfm:d121:rim
+}
 
 CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)

@@ -114,19 +114,18 @@ def score(name: str, prediction: Path | np.ndarray, seconds: float | None, datas
 
 
 def _check_settings(report: Path, settings: dict) -> None:
+    """Refuse to resume a report written with other settings."""
     path = report / SETTINGS_NAME
-    if path.is_file():
-        before = json.loads(path.read_text())
-        changed = [k for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
-        if changed:
-            k = changed[0]
-            raise UsageError(
-                f"{report} holds a run with {k}={before.get(k)!r}, not {settings.get(k)!r}; "
-                "resume with the same settings or write the report to another folder (-o)."
-            )
-    else:
-        report.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
+    if not path.is_file():
+        return
+    before = json.loads(path.read_text())
+    changed = [k for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
+    if changed:
+        k = changed[0]
+        raise UsageError(
+            f"{report} holds a run with {k}={before.get(k)!r}, not {settings.get(k)!r}; "
+            "resume with the same settings or write the report to another folder (-o)."
+        )
 
 
 def read_rows(csv_path: Path) -> list[dict]:
@@ -189,6 +188,9 @@ def run_benchmark(
     done = {row["name"] for row in read_rows(csv_path)}
     todo = [n for n in dataset.names if n not in done]
     files = source.paths(todo) if isinstance(source, PredictionFolder) else {}
+    report.mkdir(parents=True, exist_ok=True)
+    if not (report / SETTINGS_NAME).is_file():
+        write_text_atomic(report / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
     writer = RowWriter(csv_path, columns)
     bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit="img", disable=not progress,
                desc=f"eval {dataset.kind}", dynamic_ncols=True)
