@@ -1,1 +1,1 @@
-"""Data: readers for the matting benchmarks (``mattekit.data.datasets``), one sample at a time, read lazily."""
+"""Data: benchmark readers (``mattekit.data.datasets``, samples read lazily by name) and training-data tools."""
