@@ -43,17 +43,25 @@ def _largest_label(labels: np.ndarray, areas: np.ndarray, column_major: bool) ->
 def first_exit_levels(reached: np.ndarray, steps: int, skip_empty: bool, column_major: bool) -> np.ndarray:
     """Per pixel, the index j of its level t_j (0..steps-1), or ``steps`` where it stays in every Ω_i.
 
-    The sweep stops once every pixel has a level, or at the first empty step (every later one is empty too).
+    Ω_i is connected and lies in S_{i-1}, so it is either inside Ω_{i-1} or disjoint from it. While the Ω are
+    nested, a pixel's index is the number of Ω holding it; the sweep ends at the first Ω outside the previous
+    one (every pixel then has its level) or at the first empty step (every later one is empty too).
     """
-    levels = np.full(reached.shape, steps, np.uint8)
+    inside = np.zeros(reached.shape, np.uint8)
+    depth, previous = 0, None
+    stays = True  # whether the pixels of every Ω keep l = 1
     for step in range(1, steps + 1):
         count, labels = cv2.connectedComponents((reached >= step).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
         if count == 1:
-            if not skip_empty:
-                levels[levels == steps] = step - 1
+            stays = skip_empty
             break
-        best = _largest_label(labels, np.bincount(labels.ravel())[1:], column_major)
-        levels[(levels == steps) & (labels != best)] = step - 1
-        if not (levels == steps).any():
+        best = 1 if count == 2 else _largest_label(labels, np.bincount(labels.ravel(), minlength=count)[1:], column_major)
+        omega = labels == best
+        if previous is not None and not previous.flat[int(np.argmax(omega))]:
+            stays = False
             break
-    return levels
+        inside += omega
+        depth, previous = depth + 1, omega
+    if stays:
+        inside[inside == depth] = steps
+    return inside

@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from mattekit.errors import InputError, UsageError
@@ -85,30 +87,11 @@ def _trimap_regions(trimap, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _float64(matte: np.ndarray) -> np.ndarray:
-    return EIGHT_BIT_GFM[matte] if matte.dtype == np.uint8 else matte
+    return matte / 255.0 if matte.dtype == np.uint8 else matte  # the values of EIGHT_BIT_GFM
 
 
 def _reached(matte: np.ndarray, table: np.ndarray, thresholds: np.ndarray, dtype) -> np.ndarray:
     return table[matte] if matte.dtype == np.uint8 else reached_counts(matte.astype(dtype), thresholds)
-
-
-def _gfm(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray | None) -> dict[str, float]:
-    p, g = _float64(pred), _float64(gt)
-    diff = p - g
-    abs_diff = np.abs(diff)
-    flat = diff.ravel()
-    total_abs, total_sq, pixels = float(abs_diff.sum()), float(flat @ flat), p.size
-    scores = {"sad": total_abs / 1000, "mse": total_sq / pixels, "mad": total_abs / pixels}
-    if regions is not None:
-        scores.update(_gfm_trimap(abs_diff, g, regions))
-    scores["grad"] = float(np.sum(np.square(gfm_gradient_magnitude(p) - gfm_gradient_magnitude(g))) / np.float32(10))
-    reached = np.minimum(
-        _reached(pred, REACHED_GFM, GFM_THRESHOLDS[1:], np.float64),
-        _reached(gt, REACHED_GFM, GFM_THRESHOLDS[1:], np.float64),
-    )
-    levels = GFM_LEVELS[first_exit_levels(reached, 10, skip_empty=True, column_major=False)]
-    scores["conn"] = float(np.abs(_phi_part(p - levels) - _phi_part(g - levels)).sum()) / 1000
-    return scores
 
 
 def _phi_part(d: np.ndarray) -> np.ndarray:
@@ -116,20 +99,74 @@ def _phi_part(d: np.ndarray) -> np.ndarray:
     return np.where(d >= CONN_THETA, d, 0.0)
 
 
-def _gfm_trimap(abs_diff: np.ndarray, g: np.ndarray, regions: np.ndarray) -> dict[str, float]:
-    """SAD-FG/BG over the known regions and the *-TRAN numbers of the copy forced to 0/1 there."""
-    flat_regions = regions.ravel()
-    region_abs = np.bincount(flat_regions, weights=abs_diff.ravel(), minlength=3)
-    forced = np.where(regions == 2, 1.0 - g, np.where(regions == 0, g, abs_diff)).ravel()
-    unknown = int(np.count_nonzero(flat_regions == 1))
-    tran_abs, tran_sq = float(forced.sum()), float(forced @ forced)
+@cache
+def _eight_bit_tables() -> dict[str, np.ndarray]:
+    """Per (pred, gt) 8-bit pair, the per-pixel GFM terms: |p − g|, (p − g)², and |Δφ| per level (float64)."""
+    v = EIGHT_BIT_GFM
+    diff = v[:, None] - v[None, :]
+    part = _phi_part(v[None, :] - GFM_LEVELS[:, None])  # level x value
+    return {"abs": np.abs(diff), "sq": diff * diff, "conn": np.abs(part[:, :, None] - part[:, None, :])}
+
+
+def _gfm_sums_8bit(pred, gt, regions, levels) -> tuple[dict[str, float], float]:
+    """SAD-family scores and the Conn sum from joint histograms of (region or level, pred, gt) codes."""
+    tables, pairs = _eight_bit_tables(), (pred.astype(np.intp) << 8 | gt).ravel()
+    conn = float(np.bincount(pairs + (levels.ravel().astype(np.intp) << 16), minlength=11 << 16) @ tables["conn"].ravel())
+    if regions is None:
+        hist = np.bincount(pairs, minlength=1 << 16)[None]
+    else:
+        hist = np.bincount(pairs + (regions.ravel().astype(np.intp) << 16), minlength=3 << 16).reshape(3, -1)
+    region_abs, region_sq = hist @ tables["abs"].ravel(), hist @ tables["sq"].ravel()
+    scores = _whole(region_abs.sum(), region_sq.sum(), pred.size)
+    if regions is not None:
+        gt_hist = hist.reshape(3, 256, 256).sum(axis=1)  # region x gt value
+        g = EIGHT_BIT_GFM
+        forced_abs = region_abs[1] + gt_hist[2] @ (1.0 - g) + gt_hist[0] @ g
+        forced_sq = region_sq[1] + gt_hist[2] @ np.square(1.0 - g) + gt_hist[0] @ np.square(g)
+        scores.update(_trimap_scores(forced_abs, forced_sq, int(hist[1].sum()), region_abs))
+    return scores, conn
+
+
+def _gfm_sums_float(p, g, regions, levels) -> tuple[dict[str, float], float]:
+    """The same as ``_gfm_sums_8bit`` for mattes not on the 8-bit grid, pixel by pixel."""
+    diff = p - g
+    abs_diff = np.abs(diff)
+    scores = _whole(abs_diff.sum(), np.vdot(diff, diff), p.size)
+    if regions is not None:
+        region_abs = np.bincount(regions.ravel(), weights=abs_diff.ravel(), minlength=3)
+        forced = np.where(regions == 2, 1.0 - g, np.where(regions == 0, g, abs_diff))
+        unknown = int(np.count_nonzero(regions == 1))
+        scores.update(_trimap_scores(forced.sum(), np.vdot(forced, forced), unknown, region_abs))
+    level_values = GFM_LEVELS[levels]
+    return scores, float(np.abs(_phi_part(p - level_values) - _phi_part(g - level_values)).sum())
+
+
+def _whole(total_abs, total_sq, pixels: int) -> dict[str, float]:
+    return {"sad": float(total_abs) / 1000, "mse": float(total_sq) / pixels, "mad": float(total_abs) / pixels}
+
+
+def _trimap_scores(forced_abs, forced_sq, unknown: int, region_abs) -> dict[str, float]:
+    """*-TRAN of the copy forced to 1 / 0 on trimap 255 / 0 (NaN means without unknown pixels); SAD-FG/BG."""
     return {
-        "sad_tran": tran_abs / 1000,
-        "mse_tran": tran_sq / unknown if unknown else float("nan"),
-        "mad_tran": tran_abs / unknown if unknown else float("nan"),
+        "sad_tran": float(forced_abs) / 1000,
+        "mse_tran": float(forced_sq) / unknown if unknown else float("nan"),
+        "mad_tran": float(forced_abs) / unknown if unknown else float("nan"),
         "sad_fg": float(region_abs[2]) / 1000,
         "sad_bg": float(region_abs[0]) / 1000,
     }
+
+
+def _gfm(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray | None) -> dict[str, float]:
+    p, g = _float64(pred), _float64(gt)
+    reached = np.minimum(
+        _reached(pred, REACHED_GFM, GFM_THRESHOLDS[1:], np.float64),
+        _reached(gt, REACHED_GFM, GFM_THRESHOLDS[1:], np.float64),
+    )
+    levels = first_exit_levels(reached, 10, skip_empty=True, column_major=False)
+    eight_bit = pred.dtype == gt.dtype == np.uint8
+    scores, conn = (_gfm_sums_8bit(pred, gt, regions, levels) if eight_bit else _gfm_sums_float(p, g, regions, levels))
+    grad = np.sum(np.square(gfm_gradient_magnitude(p) - gfm_gradient_magnitude(g))) / np.float32(10)
+    return scores | {"grad": float(grad), "conn": conn / 1000}
 
 
 def _octave_sum(values: np.ndarray, mask: np.ndarray) -> np.float32:
