@@ -16,7 +16,7 @@ import sys
 
 from mattekit.errors import MattekitError
 
-VERBS = ("predict", "demo", "models", "eval", "complexity")
+VERBS = ("predict", "demo", "models", "eval", "complexity", "export_onnx")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from mattekit.matte import Matte
 # name -> "module:class"; the class takes (weights=None, **options).
 ENGINES: dict[str, str] = {
     "default": "mattekit.engines.default:DefaultEngine",
+    "gfm": "mattekit.engines.gfm:GFMEngine",
 }
 
 

@@ -181,6 +181,8 @@ class GFM(nn.Module):
         if decoder6_dilation not in (1, 2):
             raise UsageError(f"decoder6_dilation must be 1 or 2, not {decoder6_dilation!r}.")
         self.backbone, self.rosta, self.single_decoder = backbone, rosta, single_decoder
+        self.options = dict(decoder6_dilation=decoder6_dilation, single_decoder=single_decoder, ppm=ppm,
+                            bridge=bridge)
         spec = DECODERS[backbone]
         top_dilation = decoder6_dilation if backbone == "r34_2b" else 1
         self.encoder: Encoder = build_encoder(backbone)

@@ -1,0 +1,26 @@
+"""``mattekit export-onnx WEIGHTS -o OUT.onnx [--size H W] [--backbone B] [--rosta R] [--maps]``."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export-onnx", help="export a GFM checkpoint to ONNX for one input size",
+        description="The graph takes 'image' (1x3xHxW raw 0-255 RGB floats) and gives 'alpha' (1x1xHxW).")
+    parser.add_argument("weights", metavar="WEIGHTS", help="a GFM checkpoint (.pth or .safetensors)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="where to write the graph")
+    parser.add_argument("--size", nargs=2, type=int, default=(512, 512), metavar=("H", "W"),
+                        help="input height and width, multiples of 32 (default 512 512)")
+    parser.add_argument("--backbone", help="GFM backbone (default: recognised from the checkpoint)")
+    parser.add_argument("--rosta", help="tt, ft, bt or rim (default: recognised from the checkpoint)")
+    parser.add_argument("--maps", action="store_true", help="also output the glance and focus maps")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from mattekit.engines.gfm_export import export_onnx
+
+    path = export_onnx(args.weights, args.output, *args.size, backbone=args.backbone, rosta=args.rosta,
+                       with_maps=args.maps)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,166 @@
+"""The GFM engine: trimap-free matting with GFM checkpoints (official ``.pth`` or mattekit ``.safetensors``).
+
+Test strategies (seed 001 §5.5, official notes §2), all device-agnostic:
+
+- ``resize``: one pass at ``ratio`` (default 1/2); the merged alpha is resized back.
+- ``hybrid`` (default for TT/FT/BT): the glance map from a pass at 1/``d1`` (default 3) and the focus alpha from a
+  pass at 1/``d2`` (default 2, d1 >= d2), both resized to full resolution and merged there by the RoSTa's rule;
+  for TT, every pixel the upsampled class map does not mark as surely 0 or 1 counts as transition.
+- ``rim`` (default for RIM checkpoints): one pass at 1/3, RIM's output.
+
+The network sees raw 0-255 RGB (the official weights' convention), resized with scikit-image's anti-aliased
+bilinear ``resize`` as the official test code does, each side floored to a multiple of 32 and capped at
+``max_size`` (1600). Several checkpoints make an EN-median ensemble (per-pixel median of their alphas). On a GPU
+the network runs under autocast (bf16 where supported, else fp16). A trimap, when given, is used as the glance:
+its known pixels are kept and GFM's alpha fills its unknown ones. Foreground colours: pymatting's
+``estimate_foreground_ml``.
+
+Example:
+    >>> engine = GFMEngine("gfm_r34_tt.pth", strategy="hybrid")       # doctest: +SKIP
+    >>> engine.predict(image).alpha.shape                              # doctest: +SKIP
+    (1080, 1620)
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from typing import Sequence
+
+import numpy as np
+import torch
+from skimage.transform import resize
+
+from mattekit.engines.gfm_weights import build_from_weights
+from mattekit.errors import InputError, UsageError, WeightsError
+from mattekit.matte import Matte
+from mattekit.matting.merge import MERGE_RULES, merge_tt
+
+STRATEGIES = ("resize", "hybrid", "rim")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def network_size(height: int, width: int, ratio: float, max_size: int = 1600) -> tuple[int, int]:
+    """The network's input size: each side times ``ratio``, floored to a multiple of 32, in [32, max_size].
+
+    >>> network_size(1080, 1620, 1 / 3)
+    (352, 512)
+    """
+    def side(s: int) -> int:
+        n = int(s * ratio)
+        return max(32, min(max_size - max_size % 32, n - n % 32))
+    return side(height), side(width)
+
+
+def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float HxW(xC) map with anti-aliasing when shrinking (skimage, as the official code)."""
+    if values.shape[:2] == tuple(size):
+        return values.astype(np.float32, copy=False)
+    return resize(values, size, order=1, mode="reflect", preserve_range=True,
+                  anti_aliasing=size[0] < values.shape[0] or size[1] < values.shape[1]).astype(np.float32)
+
+
+def pick_device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise UsageError(f"unknown device {device!r}; use cpu, cuda, cuda:N, mps or auto.") from None
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: full fp32)."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+class GFMEngine:
+    """GFM matting. ``weights``: a checkpoint path, or several (a list, or paths joined by commas) for EN-median.
+
+    Options: ``backbone``/``rosta`` (recognised from the checkpoint when omitted), ``strategy`` (resize, hybrid,
+    rim; default hybrid, or rim for RIM checkpoints), ``ratio`` (resize), ``d1``/``d2`` (hybrid), ``max_size``,
+    ``device`` (auto, cpu, cuda, mps), ``precision`` (auto, fp32, bf16, fp16), ``foreground`` (estimate colours),
+    and GFM construction options (``decoder6_dilation``, ...).
+    """
+
+    name = "gfm"
+
+    def __init__(self, weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
+                 backbone: str | None = None, rosta: str | None = None, strategy: str | None = None,
+                 ratio: float = 0.5, d1: float = 3, d2: float = 2, max_size: int = 1600, device: str | None = None,
+                 precision: str = "auto", foreground: bool = True, **model_options):
+        if weights is None or weights == "" or weights == []:
+            raise WeightsError("the gfm engine needs a checkpoint: pass --weights FILE (an official gfm_*.pth "
+                               "from the GFM authors, or a .safetensors written by `mattekit train`).")
+        paths = weights.split(",") if isinstance(weights, str) else [weights] if isinstance(weights, os.PathLike) \
+            else list(weights)
+        self.device = pick_device(device)
+        self.dtype = autocast_dtype(self.device, precision)
+        self.models = [build_from_weights(p, backbone, rosta, **model_options).to(self.device) for p in paths]
+        self.ratio, self.d1, self.d2, self.max_size = float(ratio), float(d1), float(d2), int(max_size)
+        self.foreground = foreground
+        is_rim = [m.rosta == "rim" for m in self.models]
+        self.strategy = strategy or ("rim" if all(is_rim) else "hybrid")
+        if self.strategy not in STRATEGIES:
+            raise UsageError(f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}.")
+        if self.strategy == "rim" and not all(is_rim):
+            raise UsageError("strategy 'rim' needs RIM checkpoints; use 'hybrid' or 'resize' for TT/FT/BT ones.")
+        if self.strategy == "hybrid" and any(is_rim):
+            raise UsageError("RIM checkpoints run with strategy 'rim' or 'resize', not 'hybrid'.")
+        if self.strategy == "hybrid" and not (self.d1 >= self.d2 > 0):
+            raise UsageError(f"hybrid needs d1 >= d2 > 0 (got d1={self.d1:g}, d2={self.d2:g}).")
+        if not 0 < self.ratio <= 1:
+            raise UsageError(f"ratio must be in (0, 1], not {self.ratio:g}.")
+
+    def run(self, model, image: np.ndarray, ratio: float) -> dict[str, np.ndarray]:
+        """One network pass on ``image`` (float 0-255 HxWx3) shrunk by ``ratio``: outputs as HxW(xC) numpy."""
+        size = network_size(*image.shape[:2], ratio, self.max_size)
+        x = torch.from_numpy(resize_map(image, size)).permute(2, 0, 1)[None].to(self.device)
+        cast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else nullcontext()
+        with torch.inference_mode(), cast:
+            out = model(x)
+        return {k: v[0].float().permute(1, 2, 0).cpu().numpy() for k, v in out.items()}
+
+    def alpha_of(self, model, image: np.ndarray) -> np.ndarray:
+        """The alpha matte of one model by the engine's strategy, HxW float32 in [0, 1]."""
+        full = image.shape[:2]
+        if self.strategy in ("resize", "rim"):
+            ratio = 1 / 3 if self.strategy == "rim" else self.ratio
+            alpha = resize_map(self.run(model, image, ratio)["alpha"][..., 0], full)
+            return np.clip(alpha, 0, 1)
+        glance_pass = self.run(model, image, 1 / self.d1)
+        focus_pass = glance_pass if self.d1 == self.d2 else self.run(model, image, 1 / self.d2)
+        classes = glance_pass["glance"].argmax(-1).astype(np.float32)
+        glance = resize_map(classes / 2 if model.rosta == "tt" else classes, full)
+        focus = resize_map(focus_pass["focus"][..., 0], full)
+        if model.rosta == "tt":
+            glance = np.where(glance >= 1 - 1e-4, 1.0, np.where(glance <= 1e-4, 0.0, 0.5)).astype(np.float32)
+        return np.clip(MERGE_RULES[model.rosta](glance, focus), 0, 1).astype(np.float32)
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
+        """Matte ``image`` (uint8 RGB HxWx3); ``trimap`` (uint8 0/128/255), if given, fixes the known pixels."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"the gfm engine needs a uint8 RGB HxWx3 image, got {image.dtype} {image.shape}.")
+        rgb = image.astype(np.float32)
+        alphas = [self.alpha_of(model, rgb) for model in self.models]
+        alpha = alphas[0] if len(alphas) == 1 else np.median(np.stack(alphas), axis=0).astype(np.float32)
+        if trimap is not None:
+            glance = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5)).astype(np.float32)
+            alpha = merge_tt(glance, alpha).astype(np.float32)
+        return Matte(alpha=alpha, foreground=self.colours(image, alpha))
+
+    def colours(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        if not self.foreground:
+            return image.astype(np.float32) / 255.0
+        from pymatting import estimate_foreground_ml
+        fg = estimate_foreground_ml(image.astype(np.float64) / 255.0, alpha.astype(np.float64))
+        return np.clip(fg, 0, 1).astype(np.float32)

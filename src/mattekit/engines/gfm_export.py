@@ -1,0 +1,63 @@
+"""Export a GFM checkpoint to ONNX for one input size (ONNX Runtime and other runtimes can then run it).
+
+The graph takes ``image``: float32 (1, 3, H, W), raw 0-255 RGB, H and W multiples of 32, and gives ``alpha``
+(1, 1, H, W), the merged alpha (RIM's output for RIM checkpoints); with ``with_maps`` also ``glance`` (class
+probabilities) and ``focus`` (TT/FT/BT checkpoints). The padding of EfficientNet's TensorFlow-style convolutions
+and the pyramid pooling bins depend on the input size, so a graph serves the size it was exported for: export
+again for another size. Uses PyTorch's TorchScript-based exporter (the newer one fails on this model in torch 2.13).
+
+Example:
+    >>> export_onnx("gfm_r34_tt.pth", "gfm.onnx", height=512, width=512)   # doctest: +SKIP
+    PosixPath('gfm.onnx')
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from mattekit.engines.gfm_weights import build_from_weights
+from mattekit.errors import MattekitError, UsageError
+
+
+class AlphaGraph(torch.nn.Module):
+    """GFM with tensor outputs in a fixed order (ONNX graphs have named positional outputs)."""
+
+    def __init__(self, model, names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, image: torch.Tensor):
+        out = self.model(image)
+        return tuple(out[name] for name in self.names)
+
+
+def export_onnx(weights: str | os.PathLike, output: str | os.PathLike, height: int = 512, width: int = 512,
+                backbone: str | None = None, rosta: str | None = None, with_maps: bool = False,
+                opset: int = 17) -> Path:
+    """Write the ONNX graph of the GFM in ``weights`` for (``height``, ``width``) inputs to ``output`` atomically."""
+    if height % 32 or width % 32 or height < 32 or width < 32:
+        raise UsageError(f"the ONNX input size must be positive multiples of 32, not {height}x{width}.")
+    model = build_from_weights(weights, backbone, rosta)
+    names = ("alpha", "glance", "focus") if with_maps and model.rosta != "rim" else ("alpha",)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".onnx", dir=output.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(AlphaGraph(model, names), (torch.zeros(1, 3, height, width),), tmp, dynamo=False,
+                              input_names=["image"], output_names=list(names), opset_version=opset)
+        os.replace(tmp, output)
+    except MattekitError:
+        raise
+    except Exception as e:  # the exporter's own failures, e.g. a missing onnx package
+        raise UsageError(f"could not export {weights} to ONNX ({type(e).__name__}: {e}).") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return output
