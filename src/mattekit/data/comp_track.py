@@ -90,50 +90,22 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
 
 
-class CompTrack:
-    """Foregrounds of ``fg_dir`` over backgrounds of ``bg_dir``: ``len(track)`` = foregrounds × ``per_foreground``.
+class Pixels:
+    """Where a COMP-Track's pixels come from: photos and alphas (decoded once when ``decode_once``), foreground
+    colours (a ``fg/`` file, else estimated with ``foreground_method`` and stored) and their BM3D copies (stored).
 
     ``decode_once`` keeps a decoded copy of every photo and alpha in the pixel store, so later reads are memory
     maps (fast; about 5 MB of disk per 1080p photo); without it each read decodes the file again.
     """
 
-    def __init__(self, fg_dir, bg_dir, mode: str = "rssn", per_foreground: int = 5, pairing: str = "random",
-                 seed: int = 0, foreground_method: str = "cf", bm3d_profile: str = "np",
-                 store: PixelStore | str | os.PathLike | None = None, decode_once: bool = True):
-        self.mode = check_mode(mode)
-        if per_foreground < 1:
-            raise UsageError(f"--per-foreground must be at least 1, not {per_foreground}.")
-        for value, allowed, what in ((pairing, PAIRINGS, "pairing"), (foreground_method, FOREGROUND_METHODS,
-                                     "foreground method"), (bm3d_profile, PROFILES, "BM3D profile")):
+    def __init__(self, store: PixelStore | str | os.PathLike | None = None, foreground_method: str = "cf",
+                 bm3d_profile: str = "np", decode_once: bool = True):
+        for value, allowed, what in ((foreground_method, FOREGROUND_METHODS, "foreground method"),
+                                     (bm3d_profile, PROFILES, "BM3D profile")):
             if value not in allowed:
                 raise UsageError(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}.")
-        self.foregrounds = list_foregrounds(fg_dir)
-        self.backgrounds = list_backgrounds(bg_dir)
-        self.per_foreground, self.pairing, self.seed = per_foreground, pairing, seed
-        self.foreground_method, self.bm3d_profile = foreground_method, bm3d_profile
         self.store = store if isinstance(store, PixelStore) else PixelStore(store)
-        self.decode_once = decode_once
-
-    def __len__(self) -> int:
-        return len(self.foregrounds) * self.per_foreground
-
-    def background_index(self, index: int, epoch: int = 0) -> int:
-        """Which background (position in ``self.backgrounds``) sample ``index`` uses."""
-        fg, slot = divmod(index, self.per_foreground)
-        count = len(self.backgrounds)
-        if self.pairing == "fixed":
-            return (fg * self.per_foreground + slot) % count
-        rng = np.random.default_rng([self.seed, epoch, fg, 1])
-        return int(rng.choice(count, self.per_foreground, replace=self.per_foreground > count)[slot])
-
-    def plan(self, index: int, epoch: int = 0) -> Plan:
-        if not 0 <= index < len(self):
-            raise IndexError(f"sample {index} is outside 0..{len(self) - 1}")
-        which = self.background_index(index, epoch)
-        return Plan(index, self.foregrounds[index // self.per_foreground], self.backgrounds[which], which,
-                    sample_seed(self.seed, epoch, index))
-
-    # -- pixels ------------------------------------------------------------------------------------------------
+        self.foreground_method, self.bm3d_profile, self.decode_once = foreground_method, bm3d_profile, decode_once
 
     def _photo(self, path: Path) -> np.ndarray:
         return self.store.image(path) if self.decode_once else io.load_image(path)
@@ -171,7 +143,7 @@ class CompTrack:
         return self._photo(path)
 
     def is_stored(self, job: tuple[str, object]) -> bool:
-        """Whether the denoised copy that ``job`` (see ``denoise_jobs``) computes is in the store already."""
+        """Whether the BM3D copy that ``job`` (``("fg", Foreground)`` or ``("bg", path)``) makes is stored."""
         kind, what = job
         key = self.colour_key(what) if kind == "fg" else file_key(what)
         return self.store.get(derived_key(key, "bm3d", self.bm3d_profile)) is not None
@@ -180,13 +152,48 @@ class CompTrack:
         kind, what = job
         (self.colours if kind == "fg" else self.background)(what, True)
 
-    def denoise_jobs(self, plans=None) -> list[tuple[str, object]]:
-        """The BM3D copies ``plans`` need (each foreground and background once; all of them when None)."""
-        if plans is None:
-            return [("fg", fg) for fg in self.foregrounds] + [("bg", bg) for bg in self.backgrounds]
-        fgs = dict.fromkeys(plan.foreground for plan in plans)
-        bgs = dict.fromkeys(plan.background for plan in plans)
-        return [("fg", fg) for fg in fgs] + [("bg", bg) for bg in bgs]
+
+def denoise_jobs(foregrounds=(), backgrounds=()) -> list[tuple[str, object]]:
+    """The BM3D jobs of ``foregrounds`` and ``backgrounds``, each once, in order."""
+    return [("fg", fg) for fg in dict.fromkeys(foregrounds)] + [("bg", bg) for bg in dict.fromkeys(backgrounds)]
+
+
+class CompTrack:
+    """Foregrounds of ``fg_dir`` over backgrounds of ``bg_dir``: ``len(track)`` = foregrounds × ``per_foreground``.
+
+    ``pixels`` options (``store``, ``foreground_method``, ``bm3d_profile``, ``decode_once``) go to ``Pixels``.
+    """
+
+    def __init__(self, fg_dir, bg_dir, mode: str = "rssn", per_foreground: int = 5, pairing: str = "random",
+                 seed: int = 0, **pixels):
+        self.mode = check_mode(mode)
+        if per_foreground < 1:
+            raise UsageError(f"--per-foreground must be at least 1, not {per_foreground}.")
+        if pairing not in PAIRINGS:
+            raise UsageError(f"unknown pairing {pairing!r}; choose one of: {', '.join(PAIRINGS)}.")
+        self.pixels = Pixels(**pixels)
+        self.foregrounds = list_foregrounds(fg_dir)
+        self.backgrounds = list_backgrounds(bg_dir)
+        self.per_foreground, self.pairing, self.seed = per_foreground, pairing, seed
+
+    def __len__(self) -> int:
+        return len(self.foregrounds) * self.per_foreground
+
+    def background_index(self, index: int, epoch: int = 0) -> int:
+        """Which background (position in ``self.backgrounds``) sample ``index`` uses."""
+        fg, slot = divmod(index, self.per_foreground)
+        count = len(self.backgrounds)
+        if self.pairing == "fixed":
+            return (fg * self.per_foreground + slot) % count
+        rng = np.random.default_rng([self.seed, epoch, fg, 1])
+        return int(rng.choice(count, self.per_foreground, replace=self.per_foreground > count)[slot])
+
+    def plan(self, index: int, epoch: int = 0) -> Plan:
+        if not 0 <= index < len(self):
+            raise IndexError(f"sample {index} is outside 0..{len(self) - 1}")
+        which = self.background_index(index, epoch)
+        return Plan(index, self.foregrounds[index // self.per_foreground], self.backgrounds[which], which,
+                    sample_seed(self.seed, epoch, index))
 
 
 def _check_size(alpha_path: Path, alpha: np.ndarray, image_path: Path, image: np.ndarray) -> None:
@@ -198,27 +205,41 @@ def _check_size(alpha_path: Path, alpha: np.ndarray, image_path: Path, image: np
 _WORKER: dict = {}
 
 
-def _init_worker(track: CompTrack) -> None:
-    _WORKER["track"] = track
+def _init_worker(pixels: Pixels) -> None:
+    _WORKER["pixels"] = pixels
 
 
 def _run_job(job) -> None:
-    _WORKER["track"].run_job(job)
+    _WORKER["pixels"].run_job(job)
 
 
-def precompute(track: CompTrack, jobs: list, workers: int = 1, progress: bool = True) -> int:
-    """Compute the denoised copies (and estimated colours) of ``jobs`` that are not stored yet, ``workers`` at a
-    time; returns how many were computed."""
-    todo = [job for job in jobs if not track.is_stored(job)]
+def precompute(pixels: Pixels, jobs: list, workers: int = 1, progress: bool = True) -> int:
+    """Compute the BM3D copies (and the estimated colours they start from) of ``jobs`` that are not stored yet,
+    ``workers`` processes at a time; returns how many were computed."""
+    todo = [job for job in jobs if not pixels.is_stored(job)]
     bar = tqdm(total=len(todo), desc="BM3D", unit="image", disable=not progress or not todo)
     if workers <= 1:
         for job in todo:
-            track.run_job(job)
+            pixels.run_job(job)
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(track,)) as pool:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pixels,)) as pool:
             for done in as_completed([pool.submit(_run_job, job) for job in todo]):
                 done.result()
                 bar.update()
     bar.close()
     return len(todo)
+
+
+def denoise_folders(folders, workers: int = 1, progress: bool = True, **pixel_options) -> tuple[int, int]:
+    """Fill the pixel store with the BM3D copies of everything in ``folders``: a foreground set (``image/`` and
+    ``alpha/``, optional ``fg/``) gives its foreground colours, any other folder its photos. Returns (computed,
+    total)."""
+    pixels = Pixels(**pixel_options)
+    jobs = []
+    for folder in map(Path, folders):
+        if (folder / "image").is_dir() and (folder / "alpha").is_dir():
+            jobs += denoise_jobs(foregrounds=list_foregrounds(folder))
+        else:
+            jobs += denoise_jobs(backgrounds=list_backgrounds(folder))
+    return precompute(pixels, jobs, workers, progress), len(jobs)

@@ -13,8 +13,9 @@
   pixels; the noise is added at the output resolution, so the network sees σ = 10 (the official order adds it
   before the resize, which averages part of it away).
 
-The same noise field is added to I, F and B (as the official code does), so Eq. 1 still holds for the returned
-F and B; every result is clipped to [0, 255], never wrapped around (the official code wraps). Backgrounds are
+The same noise field is added to F and B (so to I; the official code adds it to all three), each is clipped to
+[0, 255], never wrapped around (the official code wraps), and I is composed from them: Eq. 1 holds exactly for
+the returned I, F and B. Backgrounds are
 scaled to cover the foreground and centre-cropped, keeping their aspect ratio (the official code stretches them).
 
 Example:
@@ -155,9 +156,9 @@ def add_noise(rng: np.random.Generator, sigma: float | None, *images: np.ndarray
 
 
 def _finish(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, recipe: Recipe, rng) -> dict[str, np.ndarray]:
-    fg, bg = add_noise(rng, recipe.noise_sigma, fg.astype(np.float32), bg.astype(np.float32))
-    image = alpha_blend(fg, bg, alpha)
-    return {"image": image, "fg": np.clip(fg, 0.0, 255.0), "bg": np.clip(bg, 0.0, 255.0)}
+    fg, bg = (np.clip(c, 0.0, 255.0) for c in add_noise(rng, recipe.noise_sigma, fg.astype(np.float32),
+                                                         bg.astype(np.float32)))
+    return {"image": alpha_blend(fg, bg, alpha), "fg": fg, "bg": bg}
 
 
 def compose_full(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, recipe: Recipe,

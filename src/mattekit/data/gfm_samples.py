@@ -125,9 +125,10 @@ class CompositeDataset:
         plan = self.track.plan(index, self.epoch)
         rng = np.random.default_rng(plan.seed)
         recipe = draw_recipe(rng, self.track.mode)
-        colours = self.track.colours(plan.foreground, recipe.denoise)
-        bg = self.track.background(plan.background, recipe.denoise)
-        sample = composite_sample(colours, self.track.alpha(plan.foreground), bg, recipe, rng, self.rosta,
+        pixels = self.track.pixels
+        colours = pixels.colours(plan.foreground, recipe.denoise)
+        bg = pixels.background(plan.background, recipe.denoise)
+        sample = composite_sample(colours, pixels.alpha(plan.foreground), bg, recipe, rng, self.rosta,
                                   self.output, self.order)
         sample["draws"].update(seed=plan.seed, foreground=index // self.track.per_foreground,
                                background=plan.background_index)
