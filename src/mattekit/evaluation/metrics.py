@@ -53,7 +53,7 @@ TRIMAP_REGION = np.full(256, 3, np.uint8)
 TRIMAP_REGION[[0, 128, 255]] = [0, 1, 2]  # background, unknown, foreground
 
 
-def _as_matte(values, name: str) -> np.ndarray:
+def as_matte(values, name: str) -> np.ndarray:
     """``values`` as a 2-D uint8 array, or float64 in [0, 1] when it is not on the 8-bit grid."""
     arr = np.asarray(values)
     if arr.ndim != 2 or arr.size == 0:
@@ -175,24 +175,34 @@ def _octave_sum(values: np.ndarray, mask: np.ndarray) -> np.float32:
     return np.cumsum(columns, dtype=np.float32)[-1]
 
 
+def _single_255(matte: np.ndarray) -> np.ndarray:
+    """single(png): the 0-255 values in float32 (float mattes are scaled to that range)."""
+    return matte.astype(np.float32) if matte.dtype == np.uint8 else (matte * 255).astype(np.float32)
+
+
+def single_precision_conn_errors(pred: np.ndarray, gt: np.ndarray, column_major: bool = True) -> np.ndarray:
+    """|φ_pred − φ_gt| per pixel (float32) as the MATLAB code computes it: mattes single(png)/255, an empty
+    step assigns t_{i−1}; ``pred`` and ``gt`` come from ``as_matte``. InstMatt's port differs only in ties.
+    """
+    reached = np.minimum(
+        _reached(pred, REACHED_DIM, DIM_THRESHOLDS[1:], np.float32),
+        _reached(gt, REACHED_DIM, DIM_THRESHOLDS[1:], np.float32),
+    )
+    levels = DIM_LEVELS[first_exit_levels(reached, 10, skip_empty=False, column_major=column_major)]
+    p, g = (_single_255(m) / np.float32(255) for m in (pred, gt))
+    phi_p, phi_g = (np.float32(1) - _phi_part(d).astype(np.float32) for d in (p - levels, g - levels))
+    return np.abs(phi_p - phi_g)
+
+
 def _dim(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray) -> dict[str, float]:
     unknown = regions == 1
-    # single(png) in 0-255 for 8-bit mattes; float mattes are scaled to that range.
-    p255, g255 = (m.astype(np.float32) if m.dtype == np.uint8 else (m * 255).astype(np.float32) for m in (pred, gt))
-    error = (p255 - g255) / np.float32(255)
+    error = (_single_255(pred) - _single_255(gt)) / np.float32(255)
     sad = _octave_sum(np.abs(error), unknown) / np.float32(1000)
     count = np.count_nonzero(unknown)
     mse = _octave_sum(error * error, unknown) / np.float32(count) if count else np.float32("nan")
     amp_p, amp_g = (dim_gradient_magnitude(_mat2gray(m)).astype(np.float32) for m in (pred, gt))
     grad = _octave_sum(np.square(amp_p - amp_g), unknown) / np.float32(1000)
-    p, g = p255 / np.float32(255), g255 / np.float32(255)
-    reached = np.minimum(
-        _reached(pred, REACHED_DIM, DIM_THRESHOLDS[1:], np.float32),
-        _reached(gt, REACHED_DIM, DIM_THRESHOLDS[1:], np.float32),
-    )
-    levels = DIM_LEVELS[first_exit_levels(reached, 10, skip_empty=False, column_major=True)]
-    phi_p, phi_g = (np.float32(1) - _phi_part(d).astype(np.float32) for d in (p - levels, g - levels))
-    conn = _octave_sum(np.abs(phi_p - phi_g), unknown) / np.float32(1000)
+    conn = _octave_sum(single_precision_conn_errors(pred, gt), unknown) / np.float32(1000)
     return {"sad": float(sad), "mse": float(mse), "grad": float(grad), "conn": float(conn)}
 
 
@@ -212,7 +222,7 @@ def evaluate(pred, gt, trimap=None, protocol: str = "gfm") -> dict[str, float]:
     """
     if protocol not in PROTOCOLS:
         raise UsageError(f"unknown metrics protocol {protocol!r}; choose 'gfm' or 'dim'.")
-    pred, gt = _as_matte(pred, "pred"), _as_matte(gt, "gt")
+    pred, gt = as_matte(pred, "pred"), as_matte(gt, "gt")
     if pred.shape != gt.shape:
         raise InputError(f"pred has shape {pred.shape} but gt has shape {gt.shape}; they must match.")
     if protocol == "dim" and trimap is None:
