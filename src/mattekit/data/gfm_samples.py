@@ -82,10 +82,11 @@ def composite_sample(colours: np.ndarray, alpha: np.ndarray, bg: np.ndarray, rec
 def original_sample(image: np.ndarray, alpha: np.ndarray, rng: np.random.Generator, rosta=("tt",),
                     fg: np.ndarray | None = None, bg: np.ndarray | None = None,
                     output: int = OUTPUT_SIZE) -> dict:
-    """A training sample from a real photo: uint8 ``image`` with uint8 ``alpha``; ``fg``/``bg`` colours optional.
+    """A training sample from a real photo: uint8 ``image`` with its alpha (float32 in [0, 1], as the dataset
+    readers give it, or uint8); ``fg``/``bg`` colours (uint8) are optional.
 
     >>> rng = np.random.default_rng(0)
-    >>> alpha = np.zeros((400, 500), np.uint8); alpha[100:300, 150:350] = 255
+    >>> alpha = np.zeros((400, 500), np.float32); alpha[100:300, 150:350] = 1
     >>> s = original_sample(np.zeros((400, 500, 3), np.uint8), alpha, rng, rosta="ft")
     >>> s["image"].shape, sorted(k for k in s if k.endswith("_ft"))
     ((320, 320, 3), ['focus_ft', 'glance_ft', 'transition_ft'])
@@ -95,7 +96,9 @@ def original_sample(image: np.ndarray, alpha: np.ndarray, rng: np.random.Generat
     for name, colours in (("fg", fg), ("bg", bg)):
         if colours is not None:
             sample[name] = apply_window(colours, window).astype(np.float32) * _INV255
-    small = apply_window(alpha, window).astype(np.float32) * _INV255
+    small = apply_window(alpha, window).astype(np.float32)
+    if alpha.dtype == np.uint8:
+        small *= _INV255
     sample = _with_targets(sample, small, _rostas(rosta), window.scale)
     sample["draws"] = _draws(Recipe(), window)
     return sample
