@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,14 @@ PARAMS = [pytest.param(key, id="-".join(key)) for key in CASES] or [
 ]
 
 
+@lru_cache(maxsize=2)
+def _ground_truth(dataset: str, image: str, trimap_folder: str):
+    """The gt alpha and trimap of an image, read once for its five predictions (they run one after another)."""
+    data = SHARED / "data" / dataset
+    gt = load_alpha(data / "alpha" / f"{image}.png")
+    return gt, load_trimap(data / trimap_folder / f"{image}.png", gt.shape)
+
+
 def _mismatches(expected: dict, got: dict[str, float], protocol: str) -> list[str]:
     problems = []
     for (proto, key), value in expected.items():
@@ -60,10 +69,8 @@ def test_vectors_cover_1960_values_of_both_protocols():
 def test_reference_values(case):
     dataset, image, prediction = case
     expected = CASES[case]["values"]
-    data = SHARED / "data" / dataset
-    gt = load_alpha(data / "alpha" / f"{image}.png")
+    gt, trimap = _ground_truth(dataset, image, CASES[case]["trimap"])
     pred = load_alpha(VECTORS / "pred" / dataset / f"{image}__{prediction}.png")
-    trimap = load_trimap(data / CASES[case]["trimap"] / f"{image}.png", gt.shape)
     problems = []
     for protocol in ("gfm", "dim"):
         got = evaluate(pred, gt, trimap, protocol=protocol)

@@ -20,6 +20,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+CONN_THETA = 0.15  # φ = 1 − d·[d ≥ θ] with d = α − l
+
+
+def phi_part(d: np.ndarray) -> np.ndarray:
+    """d·[d ≥ θ], the varying part of φ = 1 − d·[d ≥ θ] (|φ_p − φ_g| needs only this), in d's precision.
+
+    >>> phi_part(np.array([0.1, 0.2])).tolist()
+    [0.0, 0.2]
+    """
+    return np.where(d >= CONN_THETA, d, d.dtype.type(0))
+
 
 def reached_counts(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Per pixel, how many of the sorted ``thresholds`` are <= the value, as uint8 (also builds lookup tables).
@@ -28,6 +39,13 @@ def reached_counts(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     [0, 1, 2]
     """
     return np.searchsorted(thresholds, values, side="right").astype(np.uint8)
+
+
+def _areas(labels: np.ndarray, count: int) -> np.ndarray:
+    """Pixel counts of labels 1..count-1; a few components are counted one by one, faster than a bincount."""
+    if count <= 8:
+        return np.array([np.count_nonzero(labels == label) for label in range(1, count)])
+    return np.bincount(labels.ravel(), minlength=count)[1:]
 
 
 def _largest_label(labels: np.ndarray, areas: np.ndarray, column_major: bool) -> int:
@@ -45,23 +63,28 @@ def first_exit_levels(reached: np.ndarray, steps: int, skip_empty: bool, column_
 
     Ω_i is connected and lies in S_{i-1}, so it is either inside Ω_{i-1} or disjoint from it. While the Ω are
     nested, a pixel's index is the number of Ω holding it; the sweep ends at the first Ω outside the previous
-    one (every pixel then has its level) or at the first empty step (every later one is empty too).
+    one (every pixel then has its level) or at the first empty step (every later one is empty too). Each step
+    labels only the bounding box of its set, which shrinks as the threshold rises.
     """
     inside = np.zeros(reached.shape, np.uint8)
-    depth, previous = 0, None
-    stays = True  # whether the pixels of every Ω keep l = 1
+    depth, previous, stays = 0, None, True  # stays: whether the pixels of every Ω keep l = 1
+    top, left, window = 0, 0, reached
     for step in range(1, steps + 1):
-        count, labels = cv2.connectedComponents((reached >= step).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-        if count == 1:
+        step_set = (window >= step).view(np.uint8)
+        x, y, width, height = cv2.boundingRect(step_set)
+        if width == 0:
             stays = skip_empty
             break
-        best = 1 if count == 2 else _largest_label(labels, np.bincount(labels.ravel(), minlength=count)[1:], column_major)
-        omega = labels == best
-        if previous is not None and not previous.flat[int(np.argmax(omega))]:
+        top, left, window = top + y, left + x, window[y : y + height, x : x + width]
+        step_set = np.ascontiguousarray(step_set[y : y + height, x : x + width])
+        count, labels = cv2.connectedComponents(step_set, connectivity=4, ltype=cv2.CV_32S)
+        omega = labels == (1 if count == 2 else _largest_label(labels, _areas(labels, count), column_major))
+        row, col = divmod(int(np.argmax(omega)), width)
+        if previous is not None and not previous[0][top + row - previous[1], left + col - previous[2]]:
             stays = False
             break
-        inside += omega
-        depth, previous = depth + 1, omega
+        inside[top : top + height, left : left + width] += omega
+        depth, previous = depth + 1, (omega, top, left)
     if stays:
         inside[inside == depth] = steps
     return inside

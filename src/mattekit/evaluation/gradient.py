@@ -44,6 +44,7 @@ def _dim_gaussian_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
 
 GFM_SMOOTH, GFM_DERIV = _scipy_gaussian_kernels(SIGMA)
 DIM_SMOOTH, DIM_DERIV = _dim_gaussian_kernels(SIGMA)
+DIM_RADIUS = len(DIM_DERIV) // 2
 
 
 def _pass(x: np.ndarray, kernel: np.ndarray, axis: int, border: int) -> np.ndarray:

@@ -24,8 +24,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from mattekit.errors import InputError
+from mattekit.evaluation.dim_protocol import single_precision_conn_errors
 from mattekit.evaluation.gradient import dim_gradient_magnitude
-from mattekit.evaluation.metrics import as_matte, single_precision_conn_errors
+from mattekit.evaluation.metrics import as_matte
 
 BINARY_THRESHOLD = 0.5
 MAX_CLICKS = 20
