@@ -45,7 +45,8 @@ def test_text_output_lists_each_metric_on_its_own_line(pair, capsys):
 def test_json_writes_nan_as_null(tmp_path, capsys):
     save_alpha(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
     save_alpha(tmp_path / "t.png", np.zeros((4, 4), np.uint8))  # no unknown pixel: MSE-TRAN has no pixels to average
-    assert main(["metrics", str(tmp_path / "a.png"), str(tmp_path / "a.png"), "--trimap", str(tmp_path / "t.png"), "--json"]) == 0
+    alpha, trimap = str(tmp_path / "a.png"), str(tmp_path / "t.png")
+    assert main(["metrics", alpha, alpha, "--trimap", trimap, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["mse_tran"] is None
 
 

@@ -9,7 +9,15 @@ import pytest
 from scipy.ndimage import convolve
 
 from mattekit.errors import InputError
-from mattekit.evaluation.interactive import imq, instance_similarities, iou, match_instances, mean_curve, noc, noc_summary
+from mattekit.evaluation.interactive import (
+    imq,
+    instance_similarities,
+    iou,
+    match_instances,
+    mean_curve,
+    noc,
+    noc_summary,
+)
 
 
 def _block(shape=(8, 8), rows=slice(2, 6), cols=slice(2, 6), value=1.0) -> np.ndarray:

@@ -99,15 +99,30 @@ def test_gfm_gradient_is_scipys_gaussian_filter_bit_for_bit():
     assert np.array_equal(gfm_gradient_magnitude(x), np.sqrt(rows**2 + cols**2))
 
 
-def test_dim_gradient_is_the_unit_norm_9x9_kernel_with_replicated_borders():
-    x = np.random.default_rng(2).random((30, 41))
+def _gaussgradient_magnitude(x: np.ndarray) -> np.ndarray:
+    """|∇x| with gaussgradient.m's 9x9 kernel built in 2-D and 'replicate' borders, by plain convolution."""
     offsets = np.arange(-4, 5)
     gauss = np.exp(-(offsets**2) / (2 * 1.4**2)) / (1.4 * math.sqrt(2 * math.pi))
     kernel = np.outer(gauss, -offsets * gauss / 1.4**2)  # hx(i, j) = gauss(i) * dgauss(j), as in gaussgradient.m
     kernel /= np.sqrt(np.sum(kernel**2))
-    gx, gy = convolve(x, kernel, mode="nearest"), convolve(x, kernel.T, mode="nearest")
+    return np.hypot(convolve(x, kernel, mode="nearest"), convolve(x, kernel.T, mode="nearest"))
+
+
+def test_dim_gradient_is_the_unit_norm_9x9_kernel_with_replicated_borders():
+    x = np.random.default_rng(2).random((30, 41))
     assert len(DIM_SMOOTH) == len(DIM_DERIV) == 9
-    np.testing.assert_allclose(dim_gradient_magnitude(x), np.hypot(gx, gy), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dim_gradient_magnitude(x), _gaussgradient_magnitude(x), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("island", [(slice(20, 26), slice(25, 33)), (slice(0, 5), slice(58, 64))])
+def test_dim_grad_of_a_small_unknown_region_is_the_whole_image_formula_there(island):
+    pred, gt, _ = _soft_pair()
+    trimap = np.zeros_like(gt)
+    trimap[island] = 128  # inside the image, then touching its top-right corner
+    mat2gray = [(m - m.min()) / (m.max() - m.min()) for m in (pred.astype(float), gt.astype(float))]
+    amp = [_gaussgradient_magnitude(m) for m in mat2gray]
+    expected = np.sum(np.square(amp[0] - amp[1])[island]) / 1000
+    assert evaluate(pred, gt, trimap, protocol="dim")["grad"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_dim_grad_normalises_each_matte_with_mat2gray_gfm_does_not():
@@ -151,20 +166,24 @@ def test_no_unknown_pixels_gives_nan_for_the_per_unknown_means():
     assert math.isnan(dim["mse"]) and dim["sad"] == 0.0 and dim["conn"] == 0.0
 
 
-@pytest.mark.parametrize(
-    ("pred", "gt", "trimap", "protocol", "message"),
-    [
-        (np.zeros((2, 3)), np.zeros((3, 2)), None, "gfm", "pred has shape (2, 3) but gt has shape (3, 2); they must match."),
-        (np.zeros((2, 2, 3)), np.zeros((2, 2)), None, "gfm", "pred must be a non-empty 2-D array (H, W), not of shape (2, 2, 3)."),
-        (np.zeros((2, 2), np.int16), np.zeros((2, 2)), None, "gfm", "pred must be uint8 (0-255) or float in [0, 1], not int16."),
-        (np.zeros((2, 2)), np.full((2, 2), 2.0), None, "gfm", "gt holds values outside [0, 1] (from 2 to 2); pass floats in [0, 1]."),
-        (np.full((1, 1), np.nan), np.zeros((1, 1)), None, "gfm", "pred holds values outside [0, 1] (from nan to nan); pass floats in [0, 1]."),
-        (np.zeros((2, 2)), np.zeros((2, 2)), np.full((2, 2), 100, np.uint8), "gfm", "trimap holds the value 100; a trimap holds only 0, 128 and 255."),
-        (np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 2)), "gfm", "trimap must be uint8 with values 0, 128 and 255, not float64."),
-        (np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((3, 2), np.uint8), "gfm", "trimap has shape (3, 2) but pred and gt have shape (2, 2); they must match."),
-        (np.zeros((2, 2)), np.zeros((2, 2)), None, "dim", "the dim protocol scores the trimap's unknown region, so it needs a trimap."),
-    ],
-)
+Z = np.zeros((2, 2))
+BAD_INPUTS = [
+    (np.zeros((2, 3)), Z, None, "gfm", "pred has shape (2, 3) but gt has shape (2, 2); they must match."),
+    (np.zeros((2, 2, 3)), Z, None, "gfm", "pred must be a non-empty 2-D array (H, W), not of shape (2, 2, 3)."),
+    (Z.astype(np.int16), Z, None, "gfm", "pred must be uint8 (0-255) or float in [0, 1], not int16."),
+    (Z, Z + 2, None, "gfm", "gt holds values outside [0, 1] (from 2 to 2); pass floats in [0, 1]."),
+    (Z + np.nan, Z, None, "gfm", "pred holds values outside [0, 1] (from nan to nan); pass floats in [0, 1]."),
+    (Z, Z, np.full((2, 2), 100, np.uint8), "gfm", "trimap holds the value 100; a trimap holds only 0, 128 and 255."),
+    (Z, Z, Z, "gfm", "trimap must be uint8 with values 0, 128 and 255, not float64."),
+    (
+        Z, Z, np.zeros((3, 2), np.uint8), "gfm",
+        "trimap has shape (3, 2) but pred and gt have shape (2, 2); they must match.",
+    ),
+    (Z, Z, None, "dim", "the dim protocol scores the trimap's unknown region, so it needs a trimap."),
+]
+
+
+@pytest.mark.parametrize(("pred", "gt", "trimap", "protocol", "message"), BAD_INPUTS)
 def test_bad_input_is_one_clear_sentence(pred, gt, trimap, protocol, message):
     with pytest.raises(InputError) as caught:
         evaluate(pred, gt, trimap, protocol=protocol)

@@ -36,7 +36,8 @@ def _pair_tables() -> dict[str, np.ndarray]:
     """Per (pred, gt) 8-bit pair: |p − g|, (p − g)², and |Δφ| per Conn level (float64, 11 x 256 x 256)."""
     diff = EIGHT_BIT[:, None] - EIGHT_BIT[None, :]
     part = phi_part(EIGHT_BIT[None, :] - LEVELS[:, None])  # level x value
-    return {"abs": np.abs(diff).ravel(), "sq": (diff * diff).ravel(), "conn": np.abs(part[:, :, None] - part[:, None, :])}
+    conn = np.abs(part[:, :, None] - part[:, None, :])
+    return {"abs": np.abs(diff).ravel(), "sq": (diff * diff).ravel(), "conn": conn.ravel()}
 
 
 def _joint_histogram(codes: np.ndarray | None, n_codes: int, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -52,7 +53,7 @@ def _joint_histogram(codes: np.ndarray | None, n_codes: int, pred: np.ndarray, g
 def _sums_8bit(pred, gt, regions, levels) -> tuple[dict[str, float], float]:
     """SAD-family scores and the Conn sum of two uint8 mattes from joint histograms."""
     tables = _pair_tables()
-    conn = float(_joint_histogram(levels, 11, pred, gt).ravel() @ tables["conn"].ravel())
+    conn = float(_joint_histogram(levels, 11, pred, gt).ravel() @ tables["conn"])
     hist = _joint_histogram(regions, 3, pred, gt)
     region_abs, region_sq = hist @ tables["abs"], hist @ tables["sq"]
     scores = _whole(region_abs.sum(), region_sq.sum(), pred.size)
