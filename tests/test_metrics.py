@@ -11,7 +11,7 @@ from scipy.ndimage import convolve, gaussian_filter
 from mattekit.errors import InputError, UsageError
 from mattekit.evaluation.connectivity import first_exit_levels
 from mattekit.evaluation.gradient import DIM_DERIV, DIM_SMOOTH, dim_gradient_magnitude, gfm_gradient_magnitude
-from mattekit.evaluation.metrics import evaluate
+from mattekit.evaluation.metrics import DIM_KEYS, GFM_KEYS, GFM_TRIMAP_KEYS, evaluate
 from mattekit.metrics import evaluate as public_evaluate
 
 GT_BLOCK = np.zeros((4, 4), np.uint8)
@@ -35,7 +35,7 @@ def test_public_name_is_the_evaluation_function():
 
 def test_whole_image_sums_by_hand():
     scores = evaluate(np.zeros((4, 4), np.uint8), GT_BLOCK)
-    assert list(scores) == ["sad", "mse", "mad", "grad", "conn"]
+    assert list(scores) == list(GFM_KEYS) == ["sad", "mse", "mad", "grad", "conn"]
     assert scores["sad"] == pytest.approx(4 / 1000) and scores["mse"] == 0.25 and scores["mad"] == 0.25
     assert scores["conn"] == 0.0  # GFM skips the empty thresholds: l stays 1 and every φ is 1
 
@@ -46,6 +46,7 @@ def test_trimap_regions_and_the_forced_copy_by_hand():
     pred = np.array([[0, 255, 90]], np.uint8)
     scores = evaluate(pred, gt, trimap)
     assert list(scores) == ["sad", "mse", "mad", "sad_tran", "mse_tran", "mad_tran", "sad_fg", "sad_bg", "grad", "conn"]
+    assert list(scores) == [*GFM_KEYS[:3], *GFM_TRIMAP_KEYS, *GFM_KEYS[3:]]
     assert scores["sad"] == pytest.approx((200 + 200 + 10) / 255 / 1000)
     assert scores["sad_fg"] == pytest.approx(200 / 255 / 1000) and scores["sad_bg"] == pytest.approx(200 / 255 / 1000)
     # pred is forced to 255 on trimap 255 and to 0 on trimap 0, then the whole image is summed, /|unknown| = 1.
@@ -59,7 +60,7 @@ def test_dim_protocol_scores_only_the_unknown_region():
     gt = np.array([[200, 55, 100, 0]], np.uint8)
     pred = np.array([[0, 255, 90, 30]], np.uint8)
     scores = evaluate(pred, gt, trimap, protocol="dim")
-    assert list(scores) == ["sad", "mse", "grad", "conn"]
+    assert list(scores) == list(DIM_KEYS) == ["sad", "mse", "grad", "conn"]
     assert scores["sad"] == pytest.approx((10 + 30) / 255 / 1000, rel=1e-6)
     assert scores["mse"] == pytest.approx((10**2 + 30**2) / 255**2 / 2, rel=1e-6)
 

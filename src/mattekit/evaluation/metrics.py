@@ -32,6 +32,9 @@ from mattekit.evaluation import dim_protocol, gfm_protocol
 from mattekit.io import load_alpha, load_trimap
 
 PROTOCOLS = ("gfm", "dim")
+GFM_KEYS = ("sad", "mse", "mad", "grad", "conn")
+GFM_TRIMAP_KEYS = ("sad_tran", "mse_tran", "mad_tran", "sad_fg", "sad_bg")  # between mad and grad
+DIM_KEYS = ("sad", "mse", "grad", "conn")
 EIGHT_BIT_FLOAT32 = np.arange(256, dtype=np.float32) / np.float32(255)  # what load_alpha gives for 8-bit files
 TRIMAP_REGION = np.full(256, 3, np.uint8)
 TRIMAP_REGION[[0, 128, 255]] = [0, 1, 2]  # background, unknown, foreground; 3 marks a stray value
