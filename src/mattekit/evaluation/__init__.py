@@ -1,7 +1,8 @@
-"""Evaluation: matting metrics under the GFM and DIM protocols, interactive and instance metrics.
+"""Evaluation: matting metrics (GFM and DIM protocols), interactive and instance metrics, benchmarks.
 
-``metrics.evaluate`` scores one prediction against its ground truth; ``interactive`` holds IoU, NoC, per-round
-curves and InstMatt's IMQ. See ``docs/metrics.md`` for every formula and the reference quirks reproduced.
+``metrics.evaluate`` scores one prediction against its ground truth (``gfm_protocol`` and ``dim_protocol``
+reproduce the two reference implementations, ``docs/metrics.md`` has every formula); ``interactive`` holds IoU,
+NoC, per-round curves and InstMatt's IMQ; ``runner`` scores whole datasets and ``complexity`` measures models.
 
 Example:
     >>> import numpy as np
