@@ -113,5 +113,7 @@ def test_imq_thresholds_decide_what_counts_as_a_true_positive():
 
 
 def test_imq_rejects_instances_of_different_sizes():
-    with pytest.raises(InputError, match="pred instances are"):
+    with pytest.raises(InputError, match=r"pred instances are \(4, 4\) but gt instances are \(4, 5\)."):
         imq([([np.zeros((4, 4))], [np.zeros((4, 5))])])
+    with pytest.raises(InputError, match=r"the gt instances of one image differ in size \(\(4, 4\), \(3, 3\)\)."):
+        imq([([np.zeros((4, 4))], [np.zeros((4, 4)), np.zeros((3, 3))])])

@@ -106,8 +106,12 @@ def mean_curve(per_sample_values: Iterable[Sequence[float]], length: int | None 
 
 
 def _stack(mattes: Sequence, name: str) -> np.ndarray:
-    """Instance mattes as a float64 (n, H, W) array in [0, 1] (n may be 0)."""
-    return np.array([_unit(as_matte(m, f"{name}[{i}]")) for i, m in enumerate(mattes)], dtype=np.float64)
+    """Instance mattes of one image as a float64 (n, H, W) array in [0, 1] (n may be 0)."""
+    arrays = [_unit(as_matte(m, f"{name}[{i}]")) for i, m in enumerate(mattes)]
+    if len({a.shape for a in arrays}) > 1:
+        sizes = ", ".join(str(a.shape) for a in arrays)
+        raise InputError(f"the {name} instances of one image differ in size ({sizes}).")
+    return np.array(arrays, dtype=np.float64)
 
 
 def match_instances(preds: np.ndarray, gts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
