@@ -31,6 +31,9 @@ def test_alpha_loss_paper_and_official_in_the_transition():
     assert alpha_loss(pred, target, weight, official=True).item() == pytest.approx(1 / 3, rel=1e-6)
     assert alpha_loss(pred, target).item() == pytest.approx(0.5, rel=1e-6)
     assert alpha_loss(pred, target, torch.zeros_like(weight)).item() == 0.0  # no transition, no loss
+    # two images: the mean of the per-image losses (0.5 and 0, no transition), not the ratio of batch sums
+    both = alpha_loss(torch.cat([pred, pred]), torch.cat([target, target]), torch.cat([weight, 0 * weight]))
+    assert both.item() == pytest.approx(0.25, rel=1e-6)
 
 
 def test_kernels():

@@ -103,9 +103,23 @@ class GFMEngine:
                                "from the GFM authors, or a .safetensors written by `mattekit train`).")
         paths = weights.split(",") if isinstance(weights, str) else [weights] if isinstance(weights, os.PathLike) \
             else list(weights)
-        self.device = pick_device(device)
+        models = [build_from_weights(p, backbone, rosta, **model_options) for p in paths]
+        self.configure(models, strategy=strategy, ratio=ratio, d1=d1, d2=d2, max_size=max_size, device=device,
+                       precision=precision, foreground=foreground)
+
+    @classmethod
+    def from_models(cls, models, **options) -> "GFMEngine":
+        """An engine around GFM modules already in memory (e.g. during training), with the engine's options."""
+        engine = cls.__new__(cls)
+        engine.configure(list(models), **options)
+        return engine
+
+    def configure(self, models, strategy: str | None = None, ratio: float = 0.5, d1: float = 3, d2: float = 2,
+                  max_size: int = 1600, device: str | None = None, precision: str = "auto",
+                  foreground: bool = True) -> None:
+        self.device = pick_device(device) if not isinstance(device, torch.device) else device
         self.dtype = autocast_dtype(self.device, precision)
-        self.models = [build_from_weights(p, backbone, rosta, **model_options).to(self.device) for p in paths]
+        self.models = [m.to(self.device) for m in models]
         self.ratio, self.d1, self.d2, self.max_size = float(ratio), float(d1), float(d2), int(max_size)
         self.foreground = foreground
         is_rim = [m.rosta == "rim" for m in self.models]

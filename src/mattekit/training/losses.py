@@ -2,7 +2,9 @@
 
 - Eq. 2, ``glance_loss``: cross-entropy of the glance decoder's class map (logits -> log-softmax).
 - Eq. 4, ``alpha_loss``: Σ W·sqrt((α − α̂)² + ε²) / ΣW with ε = 1e-6 (W = 1 everywhere for the whole image);
-  ε is taken on the transition pixels only: as printed, every pixel outside W would add the constant ε/ΣW.
+  ε is taken on the transition pixels only (as printed, every pixel outside W would add the constant ε/ΣW), and
+  the sums run over each image, the batch taking the mean of the images' losses (so that the loss of a batch split
+  over several processes is the mean of theirs).
 - Eq. 5, ``laplacian_loss``: L1 distance between the five band-pass levels of the Laplacian pyramids of α and α̂
   (5x5 Gaussian, σ = 1, replicate padding, 2x average-pool between levels), mean over pixels per level; in the
   transition both maps are multiplied by W before the pyramid is built.
@@ -12,7 +14,8 @@
 - ``rim_loss``: the three RoSTa losses plus L_CM of RIM's output (§5.5).
 
 ``official=True`` reproduces the released training code instead (for re-training the released models; see
-docs/gfm.md): cross-entropy taken on the sigmoid of the logits, L_α^T = Σ W·sqrt((α − α̂)² + ε²) / (ΣW + 1),
+docs/gfm.md): cross-entropy taken on the sigmoid of the logits, L_α^T = Σ W·sqrt((α − α̂)² + ε²) / (ΣW + 1)
+with the sums over the whole batch,
 the "plus-shaped" pyramid kernel (sum, not product, of two squared 1-D Gaussians) with the low-pass residual as a
 sixth level, the composition compared with the input image and summed over channels, and the four terms weighted
 0.25 each.
@@ -44,8 +47,11 @@ def alpha_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | 
     """Eq. 4: the Charbonnier-smoothed absolute error, over ``weight`` (0/1) or the whole image."""
     if weight is None:
         return torch.sqrt((pred - target) ** 2 + EPS ** 2).mean()
-    smooth_error = (torch.sqrt((pred - target) ** 2 + EPS ** 2) * weight).sum()
-    return smooth_error / (weight.sum() + 1) if official else smooth_error / weight.sum().clamp_min(1)
+    smooth_error = torch.sqrt((pred - target) ** 2 + EPS ** 2) * weight
+    if official:
+        return smooth_error.sum() / (weight.sum() + 1)
+    per_image = smooth_error.sum((1, 2, 3)) / weight.sum((1, 2, 3)).clamp_min(1)
+    return per_image.mean()
 
 
 def gauss_kernel(official: bool = False, size: int = 5, sigma: float = 1.0) -> torch.Tensor:

@@ -1,0 +1,99 @@
+"""Training configuration: a YAML file over the defaults, then ``key.sub=value`` overrides from the command line.
+
+Defaults are the paper's (seed 001 §5.2): Adam with a fixed learning rate of 1e-5, batch 32 for ResNet-34, 8 for
+ResNet-101 and 4 for DenseNet-121 (``optim.batch_size: null`` picks it), 500 epochs (ORI-Track; the COMP-Track
+used 100), 320×320 crops. ``optim.batch_size`` is the global batch: with N processes each takes 1/N of it.
+
+Example:
+    >>> cfg = load_config(None, ["model.backbone=d121", "data.train=folder:/data/x"])
+    >>> cfg["optim"]["batch_size"], cfg["optim"]["lr"]
+    (4, 1e-05)
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from mattekit.errors import InputError, UsageError
+
+PAPER_BATCH = {"r34": 32, "r34_2b": 32, "r101": 8, "d121": 4, "efficientnet_lite0": 32}
+
+DEFAULTS: dict = {
+    "run_dir": "runs/gfm",
+    "seed": 0,
+    "device": "auto",
+    "deterministic": True,
+    "progress": True,
+    "model": {"backbone": "r34", "rosta": "tt", "imagenet": True, "imagenet_weights": None, "options": {}},
+    "data": {
+        "track": "ori",          # ori: real images from a dataset reader; comp: composites made online
+        "train": None,           # ori: KIND:PATH of any reader (e.g. am2k:/data/AM-2k, folder:/data/x)
+        "split": None,           # ori: the reader's split (default: its training split where it has one)
+        "fg": None, "bg": None,  # comp: foreground folder (image/, alpha/) and background folder
+        "mode": "rssn",          # comp: coco, bg20k or rssn
+        "per_foreground": 5,     # comp: backgrounds per foreground (the paper's K)
+        "output": 320,           # training size
+        "augment": True,         # False: the centred square of each image, no crop, flip or randomness
+        "colours": "ml",         # ori: F and B for the composition loss, estimated per crop (ml or cf)
+        "repeat": 1,             # ori: each image this many times per epoch
+        "workers": 2,
+    },
+    "val": {"dataset": None, "split": None, "every": 10, "strategy": None, "protocol": "gfm", "metric": "sad",
+            "limit": None, "max_size": 1600},
+    "optim": {"lr": 1e-5, "batch_size": None, "epochs": 500, "max_steps": None, "amp": True, "freeze_bn": False,
+              "sync_bn": True},
+    "loss": {"official": False},
+    "checkpoint_every": 0,       # steps between checkpoints (0: at the end of every epoch)
+    "keep": 2,                   # checkpoints kept besides the best one
+    "log_every": 1,
+}
+
+
+def merge(base: dict, extra: dict, where: str = "") -> dict:
+    """``base`` updated by ``extra`` recursively; an unknown key is a UsageError naming it."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if key not in base:
+            raise UsageError(f"unknown training setting '{where}{key}'; known: {', '.join(sorted(base))}.")
+        if isinstance(base[key], dict) and key != "options":
+            if not isinstance(value, dict):
+                raise UsageError(f"training setting {where}{key} must be a mapping, not {value!r}.")
+            out[key] = merge(base[key], value, f"{where}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """``"optim.lr=1e-4"`` -> ``{"optim": {"lr": 0.0001}}`` (the value is read as YAML)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"an override is KEY=VALUE (for example optim.lr=1e-4), not {text!r}.")
+    out: dict = yaml.safe_load(value) if value.strip() else None
+    for part in reversed(key.split(".")):
+        out = {part: out}
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
+    """The defaults, updated by the YAML file at ``path`` (if any), then by each override in turn."""
+    config = DEFAULTS
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"training configuration {path} does not exist.")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InputError(f"{path} is not valid YAML ({str(e).splitlines()[0]}).") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{path} must hold a mapping of settings.")
+        config = merge(config, loaded)
+    for text in overrides:
+        config = merge(config, parse_override(text))
+    if config["optim"]["batch_size"] is None:
+        config["optim"]["batch_size"] = PAPER_BATCH.get(config["model"]["backbone"], 8)
+    return config

@@ -1,0 +1,86 @@
+"""GFM training: configuration, exact resume, two-process DDP = one process, checkpoints usable by the engine."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from mattekit.engines.gfm import GFMEngine
+from mattekit.errors import UsageError
+from mattekit.training.config import load_config
+from mattekit.training.trainer import train
+
+
+def config_for(data: Path, run_dir: Path, *extra: str) -> dict:
+    return load_config(None, [
+        f"run_dir={run_dir}", "progress=false", "model.backbone=efficientnet_lite0", "model.imagenet=false",
+        f"data.train=folder:{data}", "data.output=64", "data.workers=0", "optim.lr=0.001", "optim.batch_size=2",
+        "optim.epochs=10", *extra])
+
+
+def losses(run_dir: Path) -> dict[int, float]:
+    with open(run_dir / "log.csv") as f:
+        return {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+
+
+def test_config_defaults_overrides_and_errors(tmp_path):
+    cfg = load_config(None, ["model.backbone=r101"])
+    assert cfg["optim"]["batch_size"] == 8 and cfg["optim"]["lr"] == 1e-5 and cfg["data"]["output"] == 320
+    with pytest.raises(UsageError, match="unknown training setting 'optim.learning_rate'"):
+        load_config(None, ["optim.learning_rate=1"])
+    with pytest.raises(UsageError, match="an override is KEY=VALUE"):
+        load_config(None, ["optim.lr"])
+    path = tmp_path / "c.yaml"
+    path.write_text("model: {rosta: ft}\noptim: {epochs: 7}\n")
+    cfg = load_config(path, ["optim.epochs=9"])
+    assert (cfg["model"]["rosta"], cfg["optim"]["epochs"]) == ("ft", 9)
+
+
+def test_stop_and_resume_gives_the_same_next_loss_and_guards_the_run_folder(shared_data, tmp_path):
+    data = shared_data / "dim-composites"
+    straight = train(config_for(data, tmp_path / "a", "optim.max_steps=3"))
+    train(config_for(data, tmp_path / "b", "optim.max_steps=2", "checkpoint_every=2"))
+    with pytest.raises(UsageError, match="already holds checkpoints; pass --resume"):
+        train(config_for(data, tmp_path / "b", "optim.max_steps=3"))
+    resumed = train(config_for(data, tmp_path / "b", "optim.max_steps=3"), resume=True)
+    assert [s for s, _ in resumed] == [3]
+    assert resumed[0][1] == pytest.approx(straight[2][1], rel=1e-5)
+    assert sorted(losses(tmp_path / "b")) == [1, 2, 3]
+    # the checkpoint is an ordinary GFM weight file for the engine
+    last = sorted((tmp_path / "b" / "checkpoints").glob("step-*.safetensors"))[-1]
+    engine = GFMEngine(last, strategy="resize", foreground=False, device="cpu")
+    assert engine.models[0].backbone == "efficientnet_lite0"
+    with pytest.raises(UsageError, match="holds no checkpoint to resume from"):
+        train(config_for(data, tmp_path / "c"), resume=True)
+
+
+def test_validation_keeps_the_best_checkpoint(shared_data, tmp_path):
+    data = shared_data / "dim-composites"
+    train(config_for(data, tmp_path / "v", "optim.max_steps=4", "optim.batch_size=5", f"val.dataset=folder:{data}",
+                     "val.every=1", "val.limit=1", "val.strategy=resize", "val.max_size=64"))
+    rows = list(csv.DictReader(open(tmp_path / "v" / "val.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and {"sad", "mse", "grad", "conn"} <= rows[0].keys()
+    best = min(rows, key=lambda r: float(r["sad"]))
+    assert yaml.safe_load((tmp_path / "v" / "checkpoints" / "best.json").read_text())["step"] == int(best["step"])
+    assert (tmp_path / "v" / "checkpoints" / "best.safetensors").is_file()
+
+
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shared_data, tmp_path):
+    data = shared_data / "dim-composites"
+    settings = ["optim.max_steps=2", "optim.freeze_bn=true"]
+    single = train(config_for(data, tmp_path / "one", *settings))
+    config = tmp_path / "ddp.yaml"
+    config.write_text(yaml.safe_dump(config_for(data, tmp_path / "two", *settings)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", "-m", "mattekit", "train", str(config)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ddp = losses(tmp_path / "two")
+    for step, loss in single:
+        assert ddp[step] == pytest.approx(loss, rel=1e-4)
