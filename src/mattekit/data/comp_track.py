@@ -16,7 +16,7 @@ missing; ``precompute`` fills it for a whole folder in parallel (``mattekit deno
 Example:
     >>> track = CompTrack("fgs", "bgs", per_foreground=5)     # doctest: +SKIP
     >>> track.plan(7)                                         # doctest: +SKIP
-    Plan(index=7, foreground=Foreground(name='cat', ...), background=PosixPath('bgs/sea.jpg'), seed=...)
+    Plan(index=7, foreground=Foreground(name='cat', ...), background=PosixPath('bgs/sea.jpg'), background_index=3, ...)
 """
 
 from __future__ import annotations

@@ -76,8 +76,9 @@ def draw_recipe(rng: np.random.Generator, mode: str) -> Recipe:
 def alpha_blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Eq. 1, I = αF + (1 − α)B, as float32 clipped to [0, 255]; ``alpha`` is float HxW in [0, 1]."""
     a = np.asarray(alpha, np.float32)[..., None]
-    image = a * np.asarray(fg, np.float32) + (np.float32(1) - a) * np.asarray(bg, np.float32)
-    return np.clip(image, 0.0, 255.0)
+    image = a * np.asarray(fg, np.float32)
+    image += (np.float32(1) - a) * np.asarray(bg, np.float32)
+    return np.clip(image, 0.0, 255.0, out=image)
 
 
 def estimate_colours(image: np.ndarray, alpha: np.ndarray, method: str = "cf") -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +122,7 @@ def _region(array: np.ndarray, y0: int, x0: int, height: int, width: int) -> np.
     h, w = array.shape[:2]
     ys, xs = max(y0, 0), max(x0, 0)
     ye, xe = min(y0 + height, h), min(x0 + width, w)
-    inside = np.ascontiguousarray(array[ys:ye, xs:xe])
+    inside = array[ys:ye, xs:xe]
     pads = (ys - y0, y0 + height - ye, xs - x0, x0 + width - xe)
     return cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE) if any(pads) else inside
 
@@ -151,13 +152,16 @@ def add_noise(rng: np.random.Generator, sigma: float | None, *images: np.ndarray
     """``images`` (float32, same shape) plus one shared N(0, σ²) field; unchanged when ``sigma`` is None."""
     if not sigma:
         return list(images)
-    noise = rng.standard_normal(images[0].shape, dtype=np.float32) * np.float32(sigma)
+    noise = rng.standard_normal(images[0].shape, dtype=np.float32)
+    noise *= np.float32(sigma)
     return [image + noise for image in images]
 
 
 def _finish(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, recipe: Recipe, rng) -> dict[str, np.ndarray]:
-    fg, bg = (np.clip(c, 0.0, 255.0) for c in add_noise(rng, recipe.noise_sigma, fg.astype(np.float32),
-                                                         bg.astype(np.float32)))
+    fg, bg = add_noise(rng, recipe.noise_sigma, fg.astype(np.float32), bg.astype(np.float32))
+    if recipe.noise_sigma:
+        np.clip(fg, 0.0, 255.0, out=fg)
+        np.clip(bg, 0.0, 255.0, out=bg)
     return {"image": alpha_blend(fg, bg, alpha), "fg": fg, "bg": bg}
 
 

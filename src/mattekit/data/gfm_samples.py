@@ -64,7 +64,7 @@ def composite_sample(colours: np.ndarray, alpha: np.ndarray, bg: np.ndarray, rec
     window = draw_window(rng, alpha, output=output)
     if order == "crop":
         comp = compose_window(colours, alpha, bg, window, recipe, rng)
-        sample = {k: comp[k] * _INV255 for k in ("image", "fg", "bg")}
+        sample = {k: np.multiply(comp[k], _INV255, out=comp[k]) for k in ("image", "fg", "bg")}
         sample = _with_targets(sample, comp["alpha"], rostas, window.scale)
     else:
         a = np.asarray(alpha, np.float32) * _INV255

@@ -54,10 +54,19 @@ def derived_key(*parts: str) -> str:
 
 
 class PixelStore:
-    """Arrays by key in ``folder`` (default: the mattekit cache's ``pixels`` folder)."""
+    """Arrays by key in ``folder`` (default: the mattekit cache's ``pixels`` folder).
+
+    The last ``OPEN`` arrays read stay mapped in the process, so reading them again costs no system call.
+    """
+
+    OPEN = 512
 
     def __init__(self, folder: str | os.PathLike | None = None):
         self.folder = Path(folder) if folder is not None else weights.cache_dir() / "pixels"
+        self._open: dict[str, np.ndarray] = {}
+
+    def __getstate__(self) -> dict:  # worker processes get the folder, not the mapped arrays
+        return {"folder": self.folder, "_open": {}}
 
     def __repr__(self) -> str:
         return f"PixelStore({str(self.folder)!r})"
@@ -67,8 +76,15 @@ class PixelStore:
 
     def get(self, key: str) -> np.ndarray | None:
         """The array stored under ``key`` as a read-only memory map, or None."""
+        if key in self._open:
+            return self._open[key]
         path = self.path(key)
-        return np.load(path, mmap_mode="r") if path.is_file() else None
+        if not path.is_file():
+            return None
+        if len(self._open) >= self.OPEN:
+            del self._open[next(iter(self._open))]
+        self._open[key] = np.load(path, mmap_mode="r")
+        return self._open[key]
 
     def put(self, key: str, array: np.ndarray) -> np.ndarray:
         """Store ``array`` under ``key`` atomically and return it memory-mapped."""
@@ -82,7 +98,7 @@ class PixelStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return np.load(path, mmap_mode="r")
+        return self.get(key)
 
     def derive(self, key: str, compute) -> np.ndarray:
         """The array under ``key``, computed by ``compute()`` and stored the first time."""

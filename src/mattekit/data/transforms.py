@@ -91,12 +91,12 @@ def resize(array: np.ndarray, size: int, kind: str = "image") -> np.ndarray:
     """Resize ``array`` (HxW or HxWxC) to ``size``×``size``: area/bilinear for images and alphas, nearest for
     class maps (``kind="class"``)."""
     if array.shape[0] == size and array.shape[1] == size:
-        return np.ascontiguousarray(array)
+        return np.array(array)
     if kind == "class":
         interpolation = cv2.INTER_NEAREST
     else:
         interpolation = cv2.INTER_AREA if array.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(array), (size, size), interpolation=interpolation)
+    return cv2.resize(array, (size, size), interpolation=interpolation)  # reads a strided crop in place
 
 
 def apply_window(array: np.ndarray, window: Window, kind: str = "image") -> np.ndarray:
