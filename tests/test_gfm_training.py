@@ -2,6 +2,7 @@
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,10 +78,16 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shared_d
     config = tmp_path / "ddp.yaml"
     config.write_text(yaml.safe_dump(config_for(data, tmp_path / "two", *settings)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node", "2", "-m", "mattekit", "train", str(config)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+               "mattekit", "train", str(config)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as launcher:
+        try:
+            _, stderr = launcher.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)  # the launcher and both workers
+            raise
+    assert launcher.returncode == 0, stderr[-2000:]
     ddp = losses(tmp_path / "two")
     for step, loss in single:
         assert ddp[step] == pytest.approx(loss, rel=1e-4)

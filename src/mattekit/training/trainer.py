@@ -192,8 +192,12 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         sampler.set_epoch(epoch)
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=per_rank, drop_last=True, num_workers=config["data"]["workers"],
+        workers = config["data"]["workers"]
+        # workers start from a fresh interpreter: forking a process whose OpenMP threads are running can hang
+        # the colour estimation (numba) in the child
+        loader = DataLoader(dataset, batch_size=per_rank, drop_last=True, num_workers=workers,
                             sampler=SkipSampler(sampler, (step % steps_per_epoch) * per_rank),
+                            multiprocessing_context="forkserver" if workers else None,
                             pin_memory=device.type == "cuda")
         for collated in loader:
             tick = time.perf_counter()

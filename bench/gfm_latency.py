@@ -1,0 +1,81 @@
+"""CPU latency of GFM-TT(r34) at 800x800 against the compute floor, with ONNX Runtime's figure beside it.
+
+The floor is 2 x MACs (131.8 G multiply-accumulates, counted by hooks) divided by the fp32 matrix-multiply rate
+measured in the same run (``torch.mm`` of 2048x2048 matrices, best of several). PyTorch runs in fp32 under
+``inference_mode``, in the default and in channels-last memory layout; ONNX Runtime runs the graph written by
+``mattekit export-onnx`` (all graph optimisations on). Weights are random: timing does not depend on them.
+
+    .venv/bin/python bench/gfm_latency.py [--runs 5] [--size 800]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from mattekit.engines.gfm_export import export_onnx
+from mattekit.evaluation.complexity import count_macs
+from mattekit.models.gfm import GFM
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    best = min(timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def timed(fn) -> float:
+    tick = time.perf_counter()
+    fn()
+    return time.perf_counter() - tick
+
+
+def runs_of(fn, runs: int) -> list[float]:
+    fn()  # warm-up
+    return [timed(fn) for _ in range(runs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size", type=int, default=800)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = GFM("r34", "tt").eval()
+    x = torch.rand(1, 3, args.size, args.size) * 255
+    macs = sum(count_macs(model, x).values())
+    rate = matmul_gflops()
+    floor = 2 * macs / (rate * 1e9)
+    with torch.inference_mode():
+        eager = runs_of(lambda: model(x), args.runs)
+        cl_model, cl_x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+        channels_last = runs_of(lambda: cl_model(cl_x), args.runs)
+    import onnxruntime as ort
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "gfm_r34_tt.pth"
+        torch.save(GFM("r34", "tt").state_dict(), weights)
+        graph = export_onnx(weights, Path(tmp) / "gfm.onnx", args.size, args.size)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        feed = {"image": x.numpy()}
+        onnx = runs_of(lambda: session.run(None, feed), args.runs)
+    rows = [("PyTorch eager fp32", eager), ("PyTorch channels-last fp32", channels_last), ("ONNX Runtime fp32", onnx)]
+    print(f"GFM-TT(r34) {args.size}x{args.size}: {macs / 1e9:.1f} GMACs; fp32 matmul {rate:.1f} GFLOP/s on "
+          f"{torch.get_num_threads()} threads (cpu count {os.cpu_count()}); floor {floor:.2f} s")
+    print("| runtime | median s | best s | median / floor |")
+    print("|---|---|---|---|")
+    for name, times in rows:
+        print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} | "
+              f"{statistics.median(times) / floor:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
