@@ -109,15 +109,13 @@ def main() -> None:
                 dataset = CompositeDataset(fg_dir, bg_dir, rosta="tt", order=order, mode="rssn",
                                            per_foreground=args.backgrounds, seed=0, store=args.store,
                                            bm3d_profile=args.bm3d_profile, decode_once=decode_once)
-                start = time.perf_counter()
                 for i in range(len(dataset)):  # first reads: decoded copies enter the store, pages the cache
                     dataset[i]
-                first = len(dataset) / (time.perf_counter() - start)
                 (one, per_cpu), (two, _) = (rate(dataset, args.samples, workers) for workers in (1, 2))
                 name = "crop first" if order == "crop" else "official order"
                 how = "decode once (memory-mapped store)" if decode_once else "decode every file every sample"
                 print(f"{name:15s} {how:34s} 1 process {one:6.1f}/s ({per_cpu:6.1f} per CPU second)   "
-                      f"2 processes {two:6.1f}/s   first pass {first:6.1f}/s", flush=True)
+                      f"2 processes {two:6.1f}/s", flush=True)
     print(f"load average at end: {os.getloadavg()}")
 
 

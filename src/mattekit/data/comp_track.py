@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -223,7 +224,8 @@ def precompute(pixels: Pixels, jobs: list, workers: int = 1, progress: bool = Tr
             pixels.run_job(job)
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pixels,)) as pool:
+        context = multiprocessing.get_context("forkserver")  # no fork of a process that may hold threads
+        with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(pixels,)) as pool:
             for done in as_completed([pool.submit(_run_job, job) for job in todo]):
                 done.result()
                 bar.update()

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -139,7 +140,8 @@ def write_comp_track(track: CompTrack, out: str | os.PathLike, workers: int = 1,
             for index in todo:
                 keep(_make(index))
         else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(track, out)) as pool:
+            context = multiprocessing.get_context("forkserver")  # no fork of a process that may hold threads
+            with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(track, out)) as pool:
                 for done in as_completed([pool.submit(_make, index) for index in todo]):
                     keep(done.result())
     ordered = sorted(records.values(), key=lambda r: r["index"])
