@@ -146,9 +146,12 @@ def test_real_passes_on_cpu_give_a_valid_matte_and_respect_a_trimap(checkpoints)
 
 def test_en_median_ensemble_is_the_pixelwise_median(checkpoints):
     ensemble = GFMEngine(",".join(map(str, checkpoints)), strategy="resize", foreground=False, device="cpu")
-    singles = [GFMEngine(p, strategy="resize", foreground=False, device="cpu").predict(image()).alpha
-               for p in checkpoints]
-    assert np.allclose(ensemble.predict(image()).alpha, np.median(np.stack(singles), axis=0))
+    img = image()
+    singles = [ensemble.alpha_of(model, img.astype(np.float32)) for model in ensemble.models]
+    assert not np.allclose(singles[0], singles[1])
+    assert np.allclose(ensemble.predict(img).alpha, np.median(np.stack(singles), axis=0))
+    named = GFMEngine({"tt": checkpoints[0], "b": checkpoints[1]}, strategy="resize", foreground=False)
+    assert [m.rosta for m in named.models] == ["tt", "tt"]
 
 
 def test_rim_checkpoint_defaults_to_the_rim_strategy(tmp_path):

@@ -1,4 +1,4 @@
-"""ONNX export of GFM: ONNX Runtime reproduces PyTorch; the CLI verb; bad sizes."""
+"""ONNX export of GFM (`mattekit export-onnx`): ONNX Runtime reproduces PyTorch; bad sizes are refused."""
 
 import numpy as np
 import pytest
@@ -13,32 +13,35 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx", reason="torch.onnx.export needs the onnx package")
 
 
-@pytest.mark.parametrize("rosta", ["tt"])
-def test_onnx_runtime_matches_pytorch(tmp_path, rosta):
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
     torch.manual_seed(0)
-    model = GFM("efficientnet_lite0", rosta).eval()
-    weights = tmp_path / f"lite_{rosta}.pth"
-    torch.save(model.state_dict(), weights)
+    model = GFM("efficientnet_lite0", "tt").eval()
+    path = tmp_path_factory.mktemp("w") / "lite_tt.pth"
+    torch.save(model.state_dict(), path)
+    return model, path
+
+
+def test_onnx_runtime_matches_pytorch(weights, tmp_path):
+    model, path = weights
     # 96x64: the deepest features are 3x2, so the 5x5 pyramid pooling bins overlap (the awkward case)
-    path = export_onnx(weights, tmp_path / "gfm.onnx", height=96, width=64, with_maps=True)
+    assert main(["export-onnx", str(path), "-o", str(tmp_path / "gfm.onnx"), "--size", "96", "64", "--maps"]) == 0
     x = torch.rand(1, 3, 96, 64) * 255
     with torch.no_grad():
         expected = model(x)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(tmp_path / "gfm.onnx"), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     got = dict(zip(names, session.run(None, {"image": x.numpy()})))
-    assert names == (["alpha", "glance", "focus"] if rosta == "tt" else ["alpha"])
+    assert names == ["alpha", "glance", "focus"]
     for name in names:
         assert np.abs(got[name] - expected[name].numpy()).max() < 1e-4, name
+    assert not list(tmp_path.glob(".gfm.onnx*"))  # no temporary file left
 
 
-def test_cli_writes_the_graph_and_rejects_sizes_not_multiple_of_32(tmp_path, capsys):
-    weights = tmp_path / "w.pth"
-    torch.save(GFM("efficientnet_lite0", "tt").state_dict(), weights)
-    assert main(["export-onnx", str(weights), "-o", str(tmp_path / "m.onnx"), "--size", "32", "32"]) == 0
-    assert (tmp_path / "m.onnx").stat().st_size > 1_000_000
-    assert main(["export-onnx", str(weights), "-o", str(tmp_path / "n.onnx"), "--size", "50", "64"]) == 2
+def test_sizes_not_multiple_of_32_are_refused_before_anything_is_written(weights, tmp_path, capsys):
+    _, path = weights
+    assert main(["export-onnx", str(path), "-o", str(tmp_path / "n.onnx"), "--size", "50", "64"]) == 2
     assert "multiples of 32, not 50x64" in capsys.readouterr().err
     assert not (tmp_path / "n.onnx").exists()
     with pytest.raises(UsageError):
-        export_onnx(weights, tmp_path / "x.onnx", height=0, width=64)
+        export_onnx(path, tmp_path / "x.onnx", height=0, width=64)

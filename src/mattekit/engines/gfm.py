@@ -32,6 +32,7 @@ import torch
 from skimage.transform import resize
 
 from mattekit.engines.gfm_weights import build_from_weights
+from mattekit.models.gfm import ROSTAS
 from mattekit.errors import InputError, UsageError, WeightsError
 from mattekit.matte import Matte
 from mattekit.matting.merge import MERGE_RULES, merge_tt
@@ -83,8 +84,21 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+def weight_list(weights, rosta: str | None) -> list[tuple[str, str | None]]:
+    """(path, rosta) pairs from a path, paths joined by commas, a list, or a {name: path} dict whose names may
+    be RoSTa forms (``--weights ft=gfm_r34_ft.pth --weights bt=gfm_r34_bt.pth``)."""
+    if isinstance(weights, dict):
+        return [(path, name if name in ROSTAS else rosta) for name, path in weights.items()]
+    if isinstance(weights, str):
+        return [(path, rosta) for path in weights.split(",")]
+    if isinstance(weights, os.PathLike):
+        return [(weights, rosta)]
+    return [(path, rosta) for path in weights]
+
+
 class GFMEngine:
-    """GFM matting. ``weights``: a checkpoint path, or several (a list, or paths joined by commas) for EN-median.
+    """GFM matting. ``weights``: a checkpoint path, or several for EN-median (a list, paths joined by commas, or
+    a dict name -> path where a name that is a RoSTa form sets that file's RoSTa).
 
     Options: ``backbone``/``rosta`` (recognised from the checkpoint when omitted), ``strategy`` (resize, hybrid,
     rim; default hybrid, or rim for RIM checkpoints), ``ratio`` (resize), ``d1``/``d2`` (hybrid), ``max_size``,
@@ -101,9 +115,8 @@ class GFMEngine:
         if weights is None or weights == "" or weights == []:
             raise WeightsError("the gfm engine needs a checkpoint: pass --weights FILE (an official gfm_*.pth "
                                "from the GFM authors, or a .safetensors written by `mattekit train`).")
-        paths = weights.split(",") if isinstance(weights, str) else [weights] if isinstance(weights, os.PathLike) \
-            else list(weights)
-        models = [build_from_weights(p, backbone, rosta, **model_options) for p in paths]
+        models = [build_from_weights(path, backbone, form, **model_options)
+                  for path, form in weight_list(weights, rosta)]
         self.configure(models, strategy=strategy, ratio=ratio, d1=d1, d2=d2, max_size=max_size, device=device,
                        precision=precision, foreground=foreground)
 
