@@ -11,7 +11,7 @@ import pytest
 
 from mattekit import io
 from mattekit.cli import main
-from mattekit.data.comp_track import Pixels
+from mattekit.data.comp_track import CompTrack, Pixels
 from mattekit.data.store import PixelStore, derived_key, file_key
 from mattekit.data.gfm_samples import CompositeDataset
 
@@ -110,3 +110,11 @@ def test_compose_names_a_missing_folder(data, capsys):
     assert main(["compose", str(data / "nope"), str(data / "bgs"), "-o", str(data / "x"), "--quiet"]) == 1
     assert f"foreground folder {data / 'nope'} does not exist." in capsys.readouterr().err
     assert not os.path.exists(data / "x")
+
+
+def test_pairings(data):
+    fixed = CompTrack(data / "fgs", data / "bgs", pairing="fixed", per_foreground=3)
+    assert [fixed.plan(i).background.name for i in range(3)] == ["sea.png", "wall.png", "sea.png"]
+    paper = CompTrack(data / "fgs", data / "bgs", pairing="random", per_foreground=2, seed=5)
+    assert {paper.plan(i).background.name for i in range(2)} == {"sea.png", "wall.png"}  # K distinct backgrounds
+    assert [paper.plan(i, epoch=0).seed for i in range(2)] != [paper.plan(i, epoch=1).seed for i in range(2)]
