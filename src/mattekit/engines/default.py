@@ -7,9 +7,10 @@
   (``prefer_margin``) to displace MODNet. ``docs/default-engine.md`` has the numbers behind this rule.
 - trimap: a TT trimap whose band follows the image size and the glance's unsure pixels
   (``mattekit.matting.trimap``).
-- focus: closed-form + KNN matting Laplacian inside the band, at a working resolution, upsampled with a guided
-  filter (``mattekit.matting.focus``); merge: the TT rule.
-- foreground colours: pymatting's multi-level estimation, so a cut-out carries no colour halo.
+- focus: the closed-form matting Laplacian with a sampling data term inside the band, at a working resolution,
+  upsampled with a guided filter (``mattekit.matting.focus``); merge: the TT rule.
+- foreground colours: pymatting's multi-level estimation (``mattekit.matting.foreground``), so a cut-out carries
+  no colour halo.
 With a user trimap, the trimap is the glance and only focus runs.
 
 Example:
@@ -24,12 +25,12 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-from pymatting import estimate_foreground_ml
 
 from mattekit.engines.segmenters import Modnet, U2Netp
 from mattekit.errors import UsageError
 from mattekit.matte import Matte
 from mattekit.matting.focus import solve_focus
+from mattekit.matting.foreground import estimate_foreground
 from mattekit.matting.trimap import trimap_from_probability
 
 SEGMENTERS = ("modnet", "u2netp")
@@ -41,11 +42,14 @@ def unsure_ratio(prob: np.ndarray) -> float:
     return unsure / max(np.count_nonzero(prob > 0.5), 1)
 
 
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boolean masks (1 when both are empty)."""
+    return np.count_nonzero(a & b) / max(np.count_nonzero(a | b), 1)
+
+
 def choose_glance(modnet: np.ndarray, u2netp: np.ndarray, agree_iou: float = 0.9, prefer_margin: float = 0.8):
     """The name of the glance to trust: MODNet unless the two disagree and U²-Netp is clearly more confident."""
-    a, b = modnet > 0.5, u2netp > 0.5
-    iou = np.count_nonzero(a & b) / max(np.count_nonzero(a | b), 1)
-    if iou < agree_iou and unsure_ratio(u2netp) < prefer_margin * unsure_ratio(modnet):
+    if mask_iou(modnet > 0.5, u2netp > 0.5) < agree_iou and unsure_ratio(u2netp) < prefer_margin * unsure_ratio(modnet):
         return "u2netp"
     return "modnet"
 
@@ -60,16 +64,16 @@ def _weight_paths(weights) -> dict[str, str]:
 
 
 class DefaultEngine:
-    """Offline glance (MODNet or U²-Netp) + closed-form/KNN focus + TT merge; see the module docstring."""
+    """Offline glance (MODNet or U²-Netp) + closed-form/sampling focus + TT merge; see the module docstring."""
 
     name = "default"
 
     def __init__(self, weights=None, band_fraction: float = 0.015, work_pixels: int = 600_000,
-                 knn_weight: float = 0.05):
+                 doubt_iou: float = 0.75):
         self.weight_paths = _weight_paths(weights)
         self.band_fraction = band_fraction
         self.work_pixels = work_pixels
-        self.knn_weight = knn_weight
+        self.doubt_iou = doubt_iou
 
     @cached_property
     def modnet(self) -> Modnet:
@@ -79,14 +83,18 @@ class DefaultEngine:
     def u2netp(self) -> U2Netp:
         return U2Netp(self.weight_paths.get("u2netp"))
 
-    def glance(self, image: np.ndarray) -> np.ndarray:
-        """The soft foreground probability (float32 HxW) of the segmenter ``choose_glance`` trusts."""
+    def glance(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The trusted soft foreground probability (float32 HxW) and, where the two segmenters roughly agree
+        (IoU >= ``doubt_iou``), the mask of pixels on which they differ, left to the focus to decide."""
         probs = {"modnet": self.modnet.probability(image), "u2netp": self.u2netp.probability(image)}
-        return probs[choose_glance(probs["modnet"], probs["u2netp"])]
+        masks = [p > 0.5 for p in probs.values()]
+        doubt = masks[0] != masks[1] if mask_iou(*masks) >= self.doubt_iou else None
+        return probs[choose_glance(probs["modnet"], probs["u2netp"])], doubt
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
         if trimap is None:
-            trimap = trimap_from_probability(self.glance(image), self.band_fraction)
-        alpha = solve_focus(image, trimap, self.work_pixels, self.knn_weight)
-        foreground = estimate_foreground_ml(image / 255.0, alpha).astype(np.float32)
+            prob, doubt = self.glance(image)
+            trimap = trimap_from_probability(prob, self.band_fraction, doubt=doubt)
+        alpha = solve_focus(image, trimap, self.work_pixels)
+        foreground = estimate_foreground(image, alpha, self.work_pixels)
         return Matte(alpha=alpha, foreground=foreground)

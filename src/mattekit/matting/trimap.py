@@ -2,7 +2,8 @@
 
 ``trimap_from_probability`` turns a soft foreground probability into a TT trimap (0/128/255). Its transition band
 adapts to the image and to the glance: a ring around the 0.5 contour whose width is a fraction of the image's
-short side, widened by every pixel where the glance itself is unsure (between ``low`` and ``high``).
+short side, widened by every region where the glance is unsure (between ``low`` and ``high``, or doubted by a
+second opinion) that touches the ring.
 
 Example:
     >>> import numpy as np
@@ -36,18 +37,25 @@ def band_radius(shape: tuple[int, int], band_fraction: float) -> int:
 
 
 def trimap_from_probability(
-    prob: np.ndarray, band_fraction: float = 0.015, low: float = 0.05, high: float = 0.95
+    prob: np.ndarray, band_fraction: float = 0.015, low: float = 0.05, high: float = 0.95,
+    doubt: np.ndarray | None = None,
 ) -> np.ndarray:
     """A uint8 trimap from ``prob`` (float HxW in [0, 1]).
 
-    Foreground is ``prob >= 0.5`` away from its edge; the transition is a ring of half-width
-    ``band_fraction * short side`` around the edge plus every unsure pixel (``low < prob < high``) touching it.
+    Foreground is ``prob >= 0.5`` away from its edge. The transition is a ring of half-width
+    ``band_fraction * short side`` around the edge, plus every connected region of unsure pixels
+    (``low < prob < high``, or marked in the boolean mask ``doubt``) that touches the ring.
     """
     fg = (prob >= 0.5).astype(np.uint8)
     kernel = disk(band_radius(prob.shape, band_fraction))
     ring = cv2.dilate(fg, kernel) != cv2.erode(fg, kernel)
     unsure = (prob > low) & (prob < high)
-    transition = ring | (unsure & (cv2.dilate(ring.astype(np.uint8), kernel) > 0))
+    if doubt is not None:
+        unsure |= doubt
+    count, labels = cv2.connectedComponents((unsure | ring).astype(np.uint8), connectivity=8)
+    touching = np.zeros(count, bool)
+    touching[np.unique(labels[ring])] = True
+    transition = touching[labels] & (labels > 0)
     trimap = np.where(fg > 0, FOREGROUND, BACKGROUND).astype(np.uint8)
     trimap[transition] = UNKNOWN
     return trimap
