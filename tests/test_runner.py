@@ -15,7 +15,7 @@ from mattekit.data.datasets import open_dataset
 from mattekit.engines import ENGINES
 from mattekit.errors import InputError, UsageError
 from mattekit.evaluation.metrics import evaluate
-from mattekit.evaluation.runner import EnginePredictions, PredictionFolder, benchmark, run_benchmark
+from mattekit.evaluation.runner import EnginePredictions, benchmark, run_benchmark
 from mattekit.matte import Matte
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

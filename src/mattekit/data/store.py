@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +88,8 @@ class PixelStore:
     def put(self, key: str, array: np.ndarray) -> np.ndarray:
         """Store ``array`` under ``key`` atomically and return it memory-mapped."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".npy", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.ascontiguousarray(array))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with io.atomic_path(path) as tmp:
+            np.save(tmp, np.ascontiguousarray(array))
         return self.get(key)
 
     def derive(self, key: str, compute) -> np.ndarray:

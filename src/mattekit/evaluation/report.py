@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -30,16 +28,6 @@ RANK_BY = "sad"
 PANEL_HEIGHT = 360
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _number(text: str) -> float | None:
@@ -143,6 +131,6 @@ def write_summary(report: Path, dataset, rows: list[dict], columns: list[str], s
         "groups": groups,
         "worst": write_error_maps(report, dataset, rows, predictions, worst) if worst else [],
     }
-    write_text_atomic(report / SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
-    write_text_atomic(report / SUMMARY_MD, render_markdown(summary))
+    io.write_text(report / SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
+    io.write_text(report / SUMMARY_MD, render_markdown(summary))
     return summary

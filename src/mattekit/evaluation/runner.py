@@ -36,7 +36,7 @@ from mattekit import io
 from mattekit.data.samples import Dataset, name_list
 from mattekit.errors import InputError, UsageError
 from mattekit.evaluation.metrics import DIM_KEYS, GFM_KEYS, GFM_TRIMAP_KEYS, evaluate
-from mattekit.evaluation.report import write_summary, write_text_atomic
+from mattekit.evaluation.report import write_summary
 
 CSV_NAME, SETTINGS_NAME, PREDICTIONS_DIR = "per_image.csv", "settings.json", "predictions"
 TIME_COLUMNS = ("seconds", "metric_seconds")
@@ -190,7 +190,7 @@ def run_benchmark(
     files = source.paths(todo) if isinstance(source, PredictionFolder) else {}
     report.mkdir(parents=True, exist_ok=True)
     if not (report / SETTINGS_NAME).is_file():
-        write_text_atomic(report / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
+        io.write_text(report / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
     writer = RowWriter(csv_path, columns)
     bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit="img", disable=not progress,
                desc=f"eval {dataset.kind}", dynamic_ncols=True)
