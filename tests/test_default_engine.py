@@ -64,3 +64,9 @@ def test_trimap_matte_beats_closed_form(engine, shared_data):
     ours = engine.predict(image, trimap).alpha
     assert (ours[trimap == 255] == 1).all() and (ours[trimap == 0] == 0).all()
     assert sad(ours, truth) < 0.9 * sad(closed_form, truth)
+
+
+def test_flat_and_subjectless_images_give_an_empty_matte(engine):
+    for image in (np.zeros((64, 64, 3), np.uint8), np.full((48, 80, 3), 200, np.uint8)):
+        matte = engine.predict(image)
+        assert matte.alpha.shape == image.shape[:2] and matte.alpha.max() == 0

@@ -65,3 +65,10 @@ def test_focus_at_working_resolution_stays_close():
     result = solve_focus(image, trimap, work_pixels=240 * 240 // 4)
     assert result.shape == alpha.shape and result.dtype == np.float32
     assert np.abs(result - alpha)[trimap == 128].mean() < 0.04
+
+
+def test_transition_without_any_foreground_is_background():
+    trimap = np.zeros((20, 20), np.uint8)
+    trimap[5:15, 5:15] = 128
+    image = np.random.default_rng(1).integers(0, 255, (20, 20, 3), dtype=np.uint8)
+    assert solve_focus(image, trimap).max() == 0

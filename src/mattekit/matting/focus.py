@@ -23,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import scipy.sparse
+import scipy.sparse.linalg
 from pymatting import cf_laplacian, cg, ichol
 
 from mattekit.matting.merge import merge_tt
@@ -61,11 +62,20 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
         estimate, confidence = sample_alpha(crop, crop_trimap, usable=near)
         l_u = l_u + scipy.sparse.diags(sample_weight * confidence)
         rhs = rhs + sample_weight * confidence * estimate
-    l_u = l_u.tocsc()
     solution = alpha[box].ravel()
-    solution[unknown] = cg(l_u, rhs, M=ichol(l_u), rtol=1e-7, maxiter=5000)
+    solution[unknown] = _solve(l_u.tocsc(), rhs)
     alpha[box] = np.clip(solution, 0.0, 1.0).reshape(crop.shape[:2])
     return alpha
+
+
+def _solve(matrix: scipy.sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
+    """x with matrix @ x = rhs: preconditioned conjugate gradients, or a direct solve where CG stalls."""
+    if not rhs.any():
+        return np.zeros_like(rhs)
+    try:
+        return cg(matrix, rhs, M=ichol(matrix), rtol=1e-7, maxiter=2000)
+    except ValueError:  # no convergence, e.g. a nearly singular system on a flat image
+        return scipy.sparse.linalg.spsolve(matrix, rhs)
 
 
 def _downscale_trimap(trimap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
