@@ -42,33 +42,27 @@ def test_config_defaults_overrides_and_errors(tmp_path):
     assert (cfg["model"]["rosta"], cfg["optim"]["epochs"]) == ("ft", 9)
 
 
-def test_stop_and_resume_gives_the_same_next_loss_and_guards_the_run_folder(shared_data, tmp_path):
+def test_stop_and_resume_gives_the_same_next_loss_and_validation_keeps_the_best(shared_data, tmp_path):
     data = shared_data / "dim-composites"
-    straight = train(config_for(data, tmp_path / "a", "optim.max_steps=3"))
-    train(config_for(data, tmp_path / "b", "optim.max_steps=2", "checkpoint_every=2"))
+    # batch 5 of 10 images: 2 steps an epoch, validated after each epoch on one image
+    settings = ["optim.batch_size=5", f"val.dataset=folder:{data}", "val.every=1", "val.limit=1",
+                "val.strategy=resize", "val.max_size=64"]
+    straight = train(config_for(data, tmp_path / "a", "optim.max_steps=3", *settings))
+    train(config_for(data, tmp_path / "b", "optim.max_steps=1", *settings))
     with pytest.raises(UsageError, match="already holds checkpoints; pass --resume"):
-        train(config_for(data, tmp_path / "b", "optim.max_steps=3"))
-    resumed = train(config_for(data, tmp_path / "b", "optim.max_steps=3"), resume=True)
-    assert [s for s, _ in resumed] == [3]
-    assert resumed[0][1] == pytest.approx(straight[2][1], rel=1e-5)
+        train(config_for(data, tmp_path / "b", "optim.max_steps=3", *settings))
+    resumed = train(config_for(data, tmp_path / "b", "optim.max_steps=3", *settings), resume=True)
+    assert [s for s, _ in resumed] == [2, 3]  # resumed inside the first epoch
+    assert [loss for _, loss in resumed] == pytest.approx([loss for _, loss in straight[1:]], rel=1e-5)
     assert sorted(losses(tmp_path / "b")) == [1, 2, 3]
-    # the checkpoint is an ordinary GFM weight file for the engine
-    last = sorted((tmp_path / "b" / "checkpoints").glob("step-*.safetensors"))[-1]
-    engine = GFMEngine(last, strategy="resize", foreground=False, device="cpu")
+    rows = list(csv.DictReader(open(tmp_path / "b" / "val.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1] and {"sad", "mse", "grad", "conn"} <= rows[0].keys()
+    assert yaml.safe_load((tmp_path / "b" / "checkpoints" / "best.json").read_text())["step"] == 2
+    # checkpoints are ordinary GFM weight files for the engine
+    engine = GFMEngine(tmp_path / "b" / "checkpoints" / "best.safetensors", strategy="resize", foreground=False)
     assert engine.models[0].backbone == "efficientnet_lite0"
     with pytest.raises(UsageError, match="holds no checkpoint to resume from"):
         train(config_for(data, tmp_path / "c"), resume=True)
-
-
-def test_validation_keeps_the_best_checkpoint(shared_data, tmp_path):
-    data = shared_data / "dim-composites"
-    train(config_for(data, tmp_path / "v", "optim.max_steps=4", "optim.batch_size=5", f"val.dataset=folder:{data}",
-                     "val.every=1", "val.limit=1", "val.strategy=resize", "val.max_size=64"))
-    rows = list(csv.DictReader(open(tmp_path / "v" / "val.csv")))
-    assert [int(r["epoch"]) for r in rows] == [1, 2] and {"sad", "mse", "grad", "conn"} <= rows[0].keys()
-    best = min(rows, key=lambda r: float(r["sad"]))
-    assert yaml.safe_load((tmp_path / "v" / "checkpoints" / "best.json").read_text())["step"] == int(best["step"])
-    assert (tmp_path / "v" / "checkpoints" / "best.safetensors").is_file()
 
 
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shared_data, tmp_path):
