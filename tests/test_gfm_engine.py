@@ -161,3 +161,12 @@ def test_rim_checkpoint_defaults_to_the_rim_strategy(tmp_path):
     assert engine.strategy == "rim"
     alpha = engine.predict(image(64, 96)).alpha
     assert alpha.shape == (64, 96) and 0 <= alpha.min() and alpha.max() <= 1
+
+
+def test_one_pass_at_full_size_is_the_network_on_raw_0_255_rgb(checkpoints):
+    engine = GFMEngine(checkpoints[1], strategy="resize", ratio=1.0, foreground=False, device="cpu")
+    img = image(64, 96, seed=3)
+    x = torch.from_numpy(img).float().permute(2, 0, 1)[None]
+    with torch.no_grad():
+        expected = build_from_weights(checkpoints[1])(x)["alpha"][0, 0].numpy()
+    assert np.allclose(engine.predict(img).alpha, np.clip(expected, 0, 1), atol=1e-5)

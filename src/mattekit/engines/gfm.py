@@ -103,7 +103,8 @@ class GFMEngine:
     Options: ``backbone``/``rosta`` (recognised from the checkpoint when omitted), ``strategy`` (resize, hybrid,
     rim; default hybrid, or rim for RIM checkpoints), ``ratio`` (resize), ``d1``/``d2`` (hybrid), ``max_size``,
     ``device`` (auto, cpu, cuda, mps), ``precision`` (auto, fp32, bf16, fp16), ``foreground`` (estimate colours),
-    and GFM construction options (``decoder6_dilation``, ...).
+    ``channels_last`` (the faster memory layout on CPU and CUDA; the models are converted in place), and GFM
+    construction options (``decoder6_dilation``, ...).
     """
 
     name = "gfm"
@@ -111,14 +112,14 @@ class GFMEngine:
     def __init__(self, weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
                  backbone: str | None = None, rosta: str | None = None, strategy: str | None = None,
                  ratio: float = 0.5, d1: float = 3, d2: float = 2, max_size: int = 1600, device: str | None = None,
-                 precision: str = "auto", foreground: bool = True, **model_options):
+                 precision: str = "auto", foreground: bool = True, channels_last: bool = True, **model_options):
         if weights is None or weights == "" or weights == []:
             raise WeightsError("the gfm engine needs a checkpoint: pass --weights FILE (an official gfm_*.pth "
                                "from the GFM authors, or a .safetensors written by `mattekit train`).")
         models = [build_from_weights(path, backbone, form, **model_options)
                   for path, form in weight_list(weights, rosta)]
         self.configure(models, strategy=strategy, ratio=ratio, d1=d1, d2=d2, max_size=max_size, device=device,
-                       precision=precision, foreground=foreground)
+                       precision=precision, foreground=foreground, channels_last=channels_last)
 
     @classmethod
     def from_models(cls, models, **options) -> "GFMEngine":
@@ -129,10 +130,14 @@ class GFMEngine:
 
     def configure(self, models, strategy: str | None = None, ratio: float = 0.5, d1: float = 3, d2: float = 2,
                   max_size: int = 1600, device: str | None = None, precision: str = "auto",
-                  foreground: bool = True) -> None:
+                  foreground: bool = True, channels_last: bool = True) -> None:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         self.dtype = autocast_dtype(self.device, precision)
-        self.models = [m.to(self.device) for m in models]
+        # channels-last: the layout oneDNN and cuDNN convolve fastest (GFM-TT(r34) at 800x800 on CPU: -24%)
+        fast = channels_last and self.device.type in ("cpu", "cuda")
+        layout = torch.channels_last if fast else torch.contiguous_format
+        self.layout = layout
+        self.models = [m.to(self.device, memory_format=layout) for m in models]
         self.ratio, self.d1, self.d2, self.max_size = float(ratio), float(d1), float(d2), int(max_size)
         self.foreground = foreground
         is_rim = [m.rosta == "rim" for m in self.models]
@@ -152,6 +157,7 @@ class GFMEngine:
         """One network pass on ``image`` (float 0-255 HxWx3) shrunk by ``ratio``: outputs as HxW(xC) numpy."""
         size = network_size(*image.shape[:2], ratio, self.max_size)
         x = torch.from_numpy(resize_map(image, size)).permute(2, 0, 1)[None].to(self.device)
+        x = x.contiguous(memory_format=self.layout)
         cast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else nullcontext()
         with torch.inference_mode(), cast:
             out = model(x)
