@@ -20,7 +20,7 @@ from mattekit.training.trainer import train
 def config_for(data: Path, run_dir: Path, *extra: str) -> dict:
     return load_config(None, [
         f"run_dir={run_dir}", "progress=false", "model.backbone=efficientnet_lite0", "model.imagenet=false",
-        f"data.train=folder:{data}", "data.output=64", "data.workers=0", "optim.lr=0.001", "optim.batch_size=2",
+        f"data.train=folder:{data}", "data.output=32", "data.workers=0", "optim.lr=0.001", "optim.batch_size=2",
         "optim.epochs=10", *extra])
 
 

@@ -80,8 +80,8 @@ def recognise(state: dict, metadata: dict, path: str | os.PathLike = "") -> tupl
 def complete_aliases(model: torch.nn.Module, state: dict) -> dict:
     """Add the names that share a tensor with a name present in ``state`` (``encoder2.*`` from ``resnet.layer2.*``)."""
     groups: dict[int, list[str]] = {}
-    for key, value in model.state_dict(keep_vars=True).items():
-        groups.setdefault(value.data_ptr(), []).append(key)
+    for key, value in model.state_dict(keep_vars=True).items():  # aliases are the same Parameter object
+        groups.setdefault(id(value), []).append(key)
     state = dict(state)
     for names in groups.values():
         present = next((n for n in names if n in state), None)
@@ -115,14 +115,15 @@ def build_from_weights(path: str | os.PathLike, backbone: str | None = None, ros
     if rosta not in ROSTAS:
         raise UsageError(f"unknown RoSTa {rosta!r}; choose one of: {', '.join(ROSTAS)}.")
     options = {**json.loads(metadata.get("options", "{}")), **options}
-    model = GFM(backbone, rosta, **options)
+    with torch.device("meta"):  # no random initialisation: every tensor comes from the file
+        model = GFM(backbone, rosta, **options)
     state = complete_aliases(model, state)
     problem = mismatch(model.state_dict(), state)
     if problem:
         raise WeightsError(f"{path} does not fit GFM({backbone!r}, {rosta!r}): {problem} (recognised from the "
                            f"file: {found[0]}, {found[1]}).")
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.float().eval()
 
 
 def unique_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
