@@ -7,6 +7,7 @@ import torch
 
 from mattekit.errors import UsageError
 from mattekit.models.gfm import DECODERS, GFM, ROSTAS, RoSTaHeads, collaborative_merge
+from mattekit.models.gfm_blocks import adaptive_avg_pool
 
 KEYS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "gfm-checkpoint-keys"
 RELEASED = [("r34", "TT"), ("r34", "FT"), ("r34", "BT"), ("r34_2b", "TT"), ("d121", "TT"), ("r101", "TT"),
@@ -161,3 +162,9 @@ def test_merge_rules_on_hand_made_maps():
     # BT: dilated region 1 - focus; outside it 0 (never negative)
     assert collaborative_merge("bt", one_hot_logits([[1, 1, 0]], 2), focus).flatten().tolist() == \
         pytest.approx([0.7, 0.4, 0.0])
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_pyramid_pooling_bins_equal_pytorch_adaptive_pooling_on_awkward_sizes(size):
+    x = torch.rand(2, 4, 7, 11)
+    assert torch.allclose(adaptive_avg_pool(x, size), torch.nn.functional.adaptive_avg_pool2d(x, size), atol=1e-6)

@@ -69,22 +69,31 @@ def adaptive_avg_pool(x: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat(rows, dim=-2)
 
 
+class AdaptiveAvgPool(nn.Module):
+    """Average pooling to ``size`` x ``size`` bins (:func:`adaptive_avg_pool`)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return adaptive_avg_pool(x, self.size)
+
+
 class PyramidPooling(nn.Module):
     """PPM: average-pool to 1x1, 3x3, 5x5, 1x1 conv each (no bias), upsample back (align_corners=True), concatenate
     with the input, then a 1x1 conv with ReLU to ``cout`` channels."""
 
     def __init__(self, channels: int, cout: int, sizes: tuple[int, ...] = (1, 3, 5)):
         super().__init__()
-        self.sizes = sizes
         self.stages = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(s), nn.Conv2d(channels, channels, 1, bias=False)) for s in sizes)
+            nn.Sequential(AdaptiveAvgPool(s), nn.Conv2d(channels, channels, 1, bias=False)) for s in sizes)
         self.bottleneck = nn.Conv2d(channels * (len(sizes) + 1), cout, 1)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        pooled = [F.interpolate(stage[1](adaptive_avg_pool(x, size)), size=(h, w), mode="bilinear",
-                                align_corners=True) for size, stage in zip(self.sizes, self.stages)]
+        pooled = [F.interpolate(stage(x), size=(h, w), mode="bilinear", align_corners=True) for stage in self.stages]
         return self.relu(self.bottleneck(torch.cat(pooled + [x], 1)))
 
 
