@@ -2,7 +2,8 @@
 
 The floor is 2 x MACs (131.8 G multiply-accumulates, counted by hooks) divided by the fp32 matrix-multiply rate
 measured in the same run (``torch.mm`` of 2048x2048 matrices, best of several). PyTorch runs in fp32 under
-``inference_mode``, in the default and in channels-last memory layout; ONNX Runtime runs the graph written by
+``inference_mode``, in the default and in channels-last memory layout, and as the gfm engine runs it (batch norm
+folded into the convolutions, channels-last); ONNX Runtime runs the graph written by
 ``mattekit export-onnx`` (all graph optimisations on). Weights are random: timing does not depend on them.
 
     .venv/bin/python bench/gfm_latency.py [--runs 5] [--size 800]
@@ -21,6 +22,7 @@ import torch
 
 from mattekit.engines.gfm_export import export_onnx
 from mattekit.evaluation.complexity import count_macs
+from mattekit.models.fuse import fold_batch_norm
 from mattekit.models.gfm import GFM
 
 
@@ -57,6 +59,8 @@ def main() -> None:
         eager = runs_of(lambda: model(x), args.runs)
         cl_model, cl_x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
         channels_last = runs_of(lambda: cl_model(cl_x), args.runs)
+        folded = fold_batch_norm(GFM("r34", "tt").eval()).to(memory_format=torch.channels_last)
+        engine_path = runs_of(lambda: folded(cl_x), args.runs)
     import onnxruntime as ort
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "gfm_r34_tt.pth"
@@ -67,7 +71,8 @@ def main() -> None:
         session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         feed = {"image": x.numpy()}
         onnx = runs_of(lambda: session.run(None, feed), args.runs)
-    rows = [("PyTorch eager fp32", eager), ("PyTorch channels-last fp32", channels_last), ("ONNX Runtime fp32", onnx)]
+    rows = [("PyTorch eager fp32", eager), ("PyTorch channels-last fp32", channels_last),
+            ("PyTorch BN folded + channels-last fp32 (the gfm engine)", engine_path), ("ONNX Runtime fp32", onnx)]
     print(f"GFM-TT(r34) {args.size}x{args.size}: {macs / 1e9:.1f} GMACs; fp32 matmul {rate:.1f} GFLOP/s on "
           f"{torch.get_num_threads()} threads (cpu count {os.cpu_count()}); floor {floor:.2f} s")
     print("| runtime | median s | best s | median / floor |")

@@ -7,6 +7,7 @@ import torch
 
 from mattekit.errors import UsageError
 from mattekit.models.gfm import DECODERS, GFM, ROSTAS, RoSTaHeads, collaborative_merge
+from mattekit.models.fuse import fold_batch_norm
 from mattekit.models.gfm_blocks import adaptive_avg_pool
 
 KEYS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "gfm-checkpoint-keys"
@@ -168,3 +169,19 @@ def test_merge_rules_on_hand_made_maps():
 def test_pyramid_pooling_bins_equal_pytorch_adaptive_pooling_on_awkward_sizes(size):
     x = torch.rand(2, 4, 7, 11)
     assert torch.allclose(adaptive_avg_pool(x, size), torch.nn.functional.adaptive_avg_pool2d(x, size), atol=1e-6)
+
+
+def test_folding_batch_norm_keeps_the_outputs():
+    torch.manual_seed(0)
+    model = GFM("efficientnet_lite0", "rim").eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        before = model(x)
+        after = fold_batch_norm(model)(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder.encoder2.modules())
+    for key in ("glance_tt", "focus_tt", "alpha"):
+        assert torch.allclose(before[key], after[key], atol=1e-4), key

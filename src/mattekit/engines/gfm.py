@@ -32,6 +32,7 @@ import torch
 from skimage.transform import resize
 
 from mattekit.engines.gfm_weights import build_from_weights
+from mattekit.models.fuse import fold_batch_norm
 from mattekit.models.gfm import ROSTAS
 from mattekit.errors import InputError, UsageError, WeightsError
 from mattekit.matte import Matte
@@ -103,8 +104,9 @@ class GFMEngine:
     Options: ``backbone``/``rosta`` (recognised from the checkpoint when omitted), ``strategy`` (resize, hybrid,
     rim; default hybrid, or rim for RIM checkpoints), ``ratio`` (resize), ``d1``/``d2`` (hybrid), ``max_size``,
     ``device`` (auto, cpu, cuda, mps), ``precision`` (auto, fp32, bf16, fp16), ``foreground`` (estimate colours),
-    ``channels_last`` (the faster memory layout on CPU and CUDA; the models are converted in place), and GFM
-    construction options (``decoder6_dilation``, ...).
+    ``optimise`` (fold batch norm into the convolutions and use the channels-last layout: faster, same alphas;
+    the models are changed in place, so pass False for a model that still trains), and GFM construction options
+    (``decoder6_dilation``, ...).
     """
 
     name = "gfm"
@@ -112,14 +114,14 @@ class GFMEngine:
     def __init__(self, weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
                  backbone: str | None = None, rosta: str | None = None, strategy: str | None = None,
                  ratio: float = 0.5, d1: float = 3, d2: float = 2, max_size: int = 1600, device: str | None = None,
-                 precision: str = "auto", foreground: bool = True, channels_last: bool = True, **model_options):
+                 precision: str = "auto", foreground: bool = True, optimise: bool = True, **model_options):
         if weights is None or weights == "" or weights == []:
             raise WeightsError("the gfm engine needs a checkpoint: pass --weights FILE (an official gfm_*.pth "
                                "from the GFM authors, or a .safetensors written by `mattekit train`).")
         models = [build_from_weights(path, backbone, form, **model_options)
                   for path, form in weight_list(weights, rosta)]
         self.configure(models, strategy=strategy, ratio=ratio, d1=d1, d2=d2, max_size=max_size, device=device,
-                       precision=precision, foreground=foreground, channels_last=channels_last)
+                       precision=precision, foreground=foreground, optimise=optimise)
 
     @classmethod
     def from_models(cls, models, **options) -> "GFMEngine":
@@ -130,14 +132,15 @@ class GFMEngine:
 
     def configure(self, models, strategy: str | None = None, ratio: float = 0.5, d1: float = 3, d2: float = 2,
                   max_size: int = 1600, device: str | None = None, precision: str = "auto",
-                  foreground: bool = True, channels_last: bool = True) -> None:
+                  foreground: bool = True, optimise: bool = True) -> None:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         self.dtype = autocast_dtype(self.device, precision)
-        # channels-last: the layout oneDNN and cuDNN convolve fastest (GFM-TT(r34) at 800x800 on CPU: -24%)
-        fast = channels_last and self.device.type in ("cpu", "cuda")
-        layout = torch.channels_last if fast else torch.contiguous_format
-        self.layout = layout
-        self.models = [m.to(self.device, memory_format=layout) for m in models]
+        # batch norm folded into the convolutions and the channels-last layout, which oneDNN and cuDNN convolve
+        # fastest: GFM-TT(r34) at 800x800 on CPU about 40% faster (docs/benchmarks.md)
+        fast = optimise and self.device.type in ("cpu", "cuda")
+        self.layout = torch.channels_last if fast else torch.contiguous_format
+        self.models = [(fold_batch_norm(m.eval()) if optimise else m).to(self.device, memory_format=self.layout)
+                       for m in models]
         self.ratio, self.d1, self.d2, self.max_size = float(ratio), float(d1), float(d2), int(max_size)
         self.foreground = foreground
         is_rim = [m.rosta == "rim" for m in self.models]

@@ -131,7 +131,7 @@ def validate(model: GFM, config: dict, device: torch.device) -> dict[str, float]
     dataset = open_dataset(val["dataset"], val["split"])
     names = dataset.names[: val["limit"]] if val["limit"] else dataset.names
     engine = GFMEngine.from_models([model], strategy=val["strategy"], max_size=val["max_size"], device=device,
-                                   foreground=False, channels_last=False)
+                                   foreground=False, optimise=False)
     scores = []
     model.eval()
     for name in names:
