@@ -13,7 +13,7 @@ def square(size, inner):
 
 
 def test_band_follows_image_size():
-    small, large = trimap_from_probability(square(100, 30)), trimap_from_probability(square(400, 120))
+    small, large = (trimap_from_probability(square(n, n * 3 // 10), band_fraction=0.015) for n in (100, 400))
     width = lambda t: int(np.count_nonzero(t[t.shape[0] // 2] == 128))  # noqa: E731
     assert band_radius((100, 100), 0.015) == 2 and band_radius((400, 400), 0.015) == 6
     assert width(small) == 2 * (2 * 2) and width(large) == 2 * (2 * 6)

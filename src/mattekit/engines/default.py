@@ -31,7 +31,7 @@ from mattekit.errors import UsageError
 from mattekit.matte import Matte
 from mattekit.matting.focus import solve_focus
 from mattekit.matting.foreground import estimate_foreground
-from mattekit.matting.trimap import trimap_from_probability
+from mattekit.matting.trimap import BAND_FRACTION, trimap_from_probability
 
 SEGMENTERS = ("modnet", "u2netp")
 
@@ -68,7 +68,7 @@ class DefaultEngine:
 
     name = "default"
 
-    def __init__(self, weights=None, band_fraction: float = 0.015, work_pixels: int = 600_000,
+    def __init__(self, weights=None, band_fraction: float = BAND_FRACTION, work_pixels: int = 600_000,
                  doubt_iou: float = 0.75):
         self.weight_paths = _weight_paths(weights)
         self.band_fraction = band_fraction

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 FOREGROUND, UNKNOWN, BACKGROUND = 255, 128, 0
+BAND_FRACTION = 0.004  # half-width of the ring around the glance's edge, as a share of the short side
 
 
 def disk(radius: int) -> np.ndarray:
@@ -37,7 +38,7 @@ def band_radius(shape: tuple[int, int], band_fraction: float) -> int:
 
 
 def trimap_from_probability(
-    prob: np.ndarray, band_fraction: float = 0.015, low: float = 0.05, high: float = 0.95,
+    prob: np.ndarray, band_fraction: float = BAND_FRACTION, low: float = 0.05, high: float = 0.95,
     doubt: np.ndarray | None = None,
 ) -> np.ndarray:
     """A uint8 trimap from ``prob`` (float HxW in [0, 1]).
