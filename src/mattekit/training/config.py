@@ -35,6 +35,7 @@ DEFAULTS: dict = {
         "fg": None, "bg": None,  # comp: foreground folder (image/, alpha/) and background folder
         "mode": "rssn",          # comp: coco, bg20k or rssn
         "per_foreground": 5,     # comp: backgrounds per foreground (the paper's K)
+        "foreground_method": "cf",  # comp: foreground colours when fg/ is absent (cf: Levin et al., the paper)
         "output": 320,           # training size
         "augment": True,         # False: the centred square of each image, no crop, flip or randomness
         "colours": "ml",         # ori: F and B for the composition loss, estimated per crop (ml or cf)

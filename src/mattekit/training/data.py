@@ -100,7 +100,8 @@ def training_set(config: dict, rostas) -> torch.utils.data.Dataset:
         if not (data["fg"] and data["bg"]):
             raise UsageError("the COMP-Track needs data.fg=FOLDER (image/, alpha/) and data.bg=FOLDER.")
         dataset = CompositeDataset(data["fg"], data["bg"], rosta=rostas, output=data["output"], mode=data["mode"],
-                                   per_foreground=data["per_foreground"], seed=seed)
+                                   per_foreground=data["per_foreground"], seed=seed,
+                                   foreground_method=data["foreground_method"])
         return dataset
     raise UsageError(f"data.track must be 'ori' or 'comp', not {data['track']!r}.")
 
