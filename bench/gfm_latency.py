@@ -3,8 +3,9 @@
 The floor is 2 x MACs (131.8 G multiply-accumulates, counted by hooks) divided by the fp32 matrix-multiply rate
 measured in the same run (``torch.mm`` of 2048x2048 matrices, best of several). PyTorch runs in fp32 under
 ``inference_mode``, in the default and in channels-last memory layout, and as the gfm engine runs it (batch norm
-folded into the convolutions, channels-last); ONNX Runtime runs the graph written by
-``mattekit export-onnx`` (all graph optimisations on). Weights are random: timing does not depend on them.
+folded into the convolutions, channels-last); ONNX Runtime runs the graph written by ``mattekit export-onnx``
+(all graph optimisations on). The variants are timed in turn, round robin, so that a change in the machine's
+load touches all of them alike. Weights are random: timing does not depend on them.
 
     .venv/bin/python bench/gfm_latency.py [--runs 5] [--size 800]
 """
@@ -39,11 +40,6 @@ def timed(fn) -> float:
     return time.perf_counter() - tick
 
 
-def runs_of(fn, runs: int) -> list[float]:
-    fn()  # warm-up
-    return [timed(fn) for _ in range(runs)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -55,12 +51,9 @@ def main() -> None:
     macs = sum(count_macs(model, x).values())
     rate = matmul_gflops()
     floor = 2 * macs / (rate * 1e9)
-    with torch.inference_mode():
-        eager = runs_of(lambda: model(x), args.runs)
-        cl_model, cl_x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
-        channels_last = runs_of(lambda: cl_model(cl_x), args.runs)
-        folded = fold_batch_norm(GFM("r34", "tt").eval()).to(memory_format=torch.channels_last)
-        engine_path = runs_of(lambda: folded(cl_x), args.runs)
+    cl_model = GFM("r34", "tt").eval().to(memory_format=torch.channels_last)
+    cl_x = x.contiguous(memory_format=torch.channels_last)
+    folded = fold_batch_norm(GFM("r34", "tt").eval()).to(memory_format=torch.channels_last)
     import onnxruntime as ort
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "gfm_r34_tt.pth"
@@ -69,10 +62,19 @@ def main() -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        feed = {"image": x.numpy()}
-        onnx = runs_of(lambda: session.run(None, feed), args.runs)
-    rows = [("PyTorch eager fp32", eager), ("PyTorch channels-last fp32", channels_last),
-            ("PyTorch BN folded + channels-last fp32 (the gfm engine)", engine_path), ("ONNX Runtime fp32", onnx)]
+    feed = {"image": x.numpy()}
+    variants = {"PyTorch eager fp32": lambda: model(x),
+                "PyTorch channels-last fp32": lambda: cl_model(cl_x),
+                "PyTorch BN folded + channels-last fp32 (the gfm engine)": lambda: folded(cl_x),
+                "ONNX Runtime fp32": lambda: session.run(None, feed)}
+    times = {name: [] for name in variants}
+    with torch.inference_mode():
+        for fn in variants.values():
+            fn()  # warm-up
+        for _ in range(args.runs):  # round robin, so that a change of load touches every variant alike
+            for name, fn in variants.items():
+                times[name].append(timed(fn))
+    rows = list(times.items())
     print(f"GFM-TT(r34) {args.size}x{args.size}: {macs / 1e9:.1f} GMACs; fp32 matmul {rate:.1f} GFLOP/s on "
           f"{torch.get_num_threads()} threads (cpu count {os.cpu_count()}); floor {floor:.2f} s")
     print("| runtime | median s | best s | median / floor |")
