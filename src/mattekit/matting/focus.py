@@ -5,6 +5,9 @@ Two terms meet in one sparse system:
   colour lines in 3x3 windows and keeps edges sharp, but only propagates the known colours locally;
 - data: sampling estimates with confidences (``mattekit.matting.sampling``), which bring colour evidence from
   further along the boundary where foreground and background colours repeat across a wide band.
+Before solving, unknown pixels whose colour nearly equals that of a known pixel close by take that pixel's label
+(the known-region expansion of Shared Matting, Gastal & Oliveira 2010, pymatting's implementation), which keeps
+wide transitions from being solved where they are plainly foreground or background.
 Only pixels in a margin around the transition enter the system, so its size follows the transition, not the image.
 ``solve_focus`` runs at a working resolution and upsamples the result with a guided filter (edge-aware), so a
 large photo costs about what its downscaled copy does.
@@ -25,23 +28,37 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 from pymatting import cf_laplacian, cg, ichol
+from pymatting.alpha.estimate_alpha_sm import expand_trimap
 
 from mattekit.matting.merge import merge_tt
 from mattekit.matting.sampling import sample_alpha
 from mattekit.matting.trimap import BACKGROUND, FOREGROUND, UNKNOWN, disk, trimap_levels
 
 SAMPLE_WEIGHT = 0.01  # weight of the sampling data term against the Laplacian
+EXPANSION_RADIUS, EXPANSION_COLOUR = 10, 0.02  # pixels; RGB distance in [0, 1] units
 SAMPLE_MARGIN = 15  # known pixels this close (in pixels) to the transition are drawn as colour samples
+
+
+def expand_known(image: np.ndarray, trimap: np.ndarray, radius: int = EXPANSION_RADIUS,
+                 colour: float = EXPANSION_COLOUR) -> np.ndarray:
+    """``trimap`` with each unknown pixel labelled like the nearest known pixel within ``radius`` whose colour is
+    within ``colour`` of its own (``image`` float HxWx3 in [0, 1]); other pixels keep their labels."""
+    levels = (trimap / 255.0).astype(np.float32)
+    expanded = levels.copy()
+    expand_trimap(expanded, levels, np.ascontiguousarray(image, dtype=np.float32), radius, colour)
+    return np.select([expanded == 1.0, expanded == 0.0], [FOREGROUND, BACKGROUND], UNKNOWN).astype(np.uint8)
 
 
 def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float = SAMPLE_WEIGHT,
                     epsilon: float = 1e-7) -> np.ndarray:
     """Alpha (float64 HxW) of ``image`` (float HxWx3 in [0, 1]) for a uint8 trimap, at full resolution.
 
-    Minimises a^T L a + ``sample_weight`` sum_U c (a - a_s)^2 over the unknown pixels U, where L is the
+    Unknown pixels are first narrowed by ``expand_known``. Then the solver minimises
+    a^T L a + ``sample_weight`` sum_U c (a - a_s)^2 over the unknown pixels U, where L is the
     closed-form Laplacian and a_s, c the sampling estimates and their
     confidences (``mattekit.matting.sampling``), drawn from known pixels within ``SAMPLE_MARGIN`` of U.
     """
+    trimap = expand_known(image, trimap)
     is_fg, is_unknown = trimap == FOREGROUND, trimap == UNKNOWN
     alpha = is_fg.astype(np.float64)
     if not is_unknown.any():
