@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
+from pymatting import knn
 
 from mattekit.matting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
@@ -30,7 +30,7 @@ def _features(image: np.ndarray, flat: np.ndarray, spatial: float) -> np.ndarray
     height, width = image.shape[:2]
     ys, xs = np.divmod(flat, width)
     scale = spatial / max(height, width)
-    return np.column_stack([image.reshape(-1, 3)[flat], xs * scale, ys * scale])
+    return np.column_stack([image.reshape(-1, 3)[flat], xs * scale, ys * scale]).astype(np.float32)
 
 
 def sample_alpha(image: np.ndarray, trimap: np.ndarray, usable: np.ndarray | None = None, k: int = 7,
@@ -50,7 +50,7 @@ def sample_alpha(image: np.ndarray, trimap: np.ndarray, usable: np.ndarray | Non
     candidates = []
     for side in (fg, bg):
         count = min(k, len(side))
-        _, nearest = cKDTree(_features(image, side, spatial)).query(queries, k=count, workers=-1)
+        _, nearest = knn(_features(image, side, spatial), queries, k=count)
         candidates.append(colours[side[nearest.reshape(len(unknown), count)]])
     f, b = candidates[0][:, :, None, :], candidates[1][:, None, :, :]
     spread = f - b
