@@ -4,7 +4,7 @@ The floor is 2 x MACs (131.8 G multiply-accumulates, counted by hooks) divided b
 measured in the same run (``torch.mm`` of 2048x2048 matrices, best of several). PyTorch runs in fp32 under
 ``inference_mode``, in the default and in channels-last memory layout, and as the gfm engine runs it (batch norm
 folded into the convolutions, channels-last); ONNX Runtime runs the graph written by ``mattekit export-onnx``
-(all graph optimisations on). The variants are timed in turn, round robin, so that a change in the machine's
+(all graph optimisations on). Denormal floats are flushed to zero, as in the gfm engine. The variants are timed in turn, round robin, so that a change in the machine's
 load touches all of them alike. Weights are random: timing does not depend on them.
 
     .venv/bin/python bench/gfm_latency.py [--runs 5] [--size 800]
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=800)
     args = parser.parse_args()
     torch.manual_seed(0)
+    torch.set_flush_denormal(True)  # as the gfm engine does
     model = GFM("r34", "tt").eval()
     x = torch.rand(1, 3, args.size, args.size) * 255
     macs = sum(count_macs(model, x).values())

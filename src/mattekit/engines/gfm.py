@@ -11,7 +11,8 @@ Test strategies (seed 001 §5.5, official notes §2), all device-agnostic:
 The network sees raw 0-255 RGB (the official weights' convention), resized with scikit-image's anti-aliased
 bilinear ``resize`` as the official test code does, each side floored to a multiple of 32 and capped at
 ``max_size`` (1600). Several checkpoints make an EN-median ensemble (per-pixel median of their alphas). On a GPU
-the network runs under autocast (bf16 where supported, else fp16). A trimap, when given, is used as the glance:
+the network runs under autocast (bf16 where supported, else fp16); on CPU, denormal floats are flushed to zero
+(``torch.set_flush_denormal``, process-wide). A trimap, when given, is used as the glance:
 its known pixels are kept and GFM's alpha fills its unknown ones. Foreground colours: pymatting's
 ``estimate_foreground_ml``.
 
@@ -134,6 +135,7 @@ class GFMEngine:
                   max_size: int = 1600, device: str | None = None, precision: str = "auto",
                   foreground: bool = True, optimise: bool = True) -> None:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
+        torch.set_flush_denormal(True)  # denormal floats slow CPU convolutions by orders of magnitude
         self.dtype = autocast_dtype(self.device, precision)
         # batch norm folded into the convolutions and the channels-last layout, which oneDNN and cuDNN convolve
         # fastest: GFM-TT(r34) at 800x800 on CPU about 40% faster (docs/benchmarks.md)
