@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mattekit.engines import load_engine
-from mattekit.engines.gfm import GFMEngine, network_size
+from mattekit.engines.gfm import GFMEngine, network_size, weight_list
 from mattekit.engines.gfm_weights import build_from_weights, read_weights, recognise, write_weights
 from mattekit.errors import UsageError, WeightsError
 from mattekit.models.gfm import GFM
@@ -150,8 +150,13 @@ def test_en_median_ensemble_is_the_pixelwise_median(checkpoints):
     singles = [ensemble.alpha_of(model, img.astype(np.float32)) for model in ensemble.models]
     assert not np.allclose(singles[0], singles[1])
     assert np.allclose(ensemble.predict(img).alpha, np.median(np.stack(singles), axis=0))
-    named = GFMEngine({"tt": checkpoints[0], "b": checkpoints[1]}, strategy="resize", foreground=False)
-    assert [m.rosta for m in named.models] == ["tt", "tt"]
+
+
+
+def test_weights_named_like_mattekit_predict_passes_them():
+    # --weights ft=a.pth --weights other=b.pth: a RoSTa name sets that file's form, another name leaves it open
+    assert weight_list({"ft": "a.pth", "other": "b.pth"}, None) == [("a.pth", "ft"), ("b.pth", None)]
+    assert weight_list("a.pth,b.pth", "bt") == [("a.pth", "bt"), ("b.pth", "bt")]
 
 
 def test_rim_checkpoint_defaults_to_the_rim_strategy(tmp_path):
