@@ -152,7 +152,6 @@ def test_en_median_ensemble_is_the_pixelwise_median(checkpoints):
     assert np.allclose(ensemble.predict(img).alpha, np.median(np.stack(singles), axis=0))
 
 
-
 def test_weights_named_like_mattekit_predict_passes_them():
     # --weights ft=a.pth --weights other=b.pth: a RoSTa name sets that file's form, another name leaves it open
     assert weight_list({"ft": "a.pth", "other": "b.pth"}, None) == [("a.pth", "ft"), ("b.pth", None)]
