@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 
 from mattekit.engines.gfm_weights import build_from_weights
 from mattekit.errors import MattekitError, UsageError
+from mattekit.io import atomic_path
 
 
 class AlphaGraph(torch.nn.Module):
@@ -45,19 +45,13 @@ def export_onnx(weights: str | os.PathLike, output: str | os.PathLike, height: i
     model = build_from_weights(weights, backbone, rosta)
     names = ("alpha", "glance", "focus") if with_maps and model.rosta != "rim" else ("alpha",)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".onnx", dir=output.parent)
-    os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with atomic_path(output) as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(AlphaGraph(model, names), (torch.zeros(1, 3, height, width),), tmp, dynamo=False,
-                              input_names=["image"], output_names=list(names), opset_version=opset)
-        os.replace(tmp, output)
+            torch.onnx.export(AlphaGraph(model, names), (torch.zeros(1, 3, height, width),), str(tmp),
+                              dynamo=False, input_names=["image"], output_names=list(names), opset_version=opset)
     except MattekitError:
         raise
     except Exception as e:  # the exporter's own failures, e.g. a missing onnx package
         raise UsageError(f"could not export {weights} to ONNX ({type(e).__name__}: {e}).") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return output

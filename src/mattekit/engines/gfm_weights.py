@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from mattekit.errors import UsageError, WeightsError
+from mattekit.io import atomic_path
 from mattekit.models.gfm import GFM, ROSTAS
 
 FORMAT = "mattekit-gfm"
@@ -146,12 +146,6 @@ def write_weights(model: GFM, path: str | os.PathLike) -> Path:
     """Write ``model``'s weights to ``path`` (.safetensors) atomically, with metadata for :func:`recognise`."""
     from safetensors.torch import save_file
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(unique_state(model), tmp, metadata=model_metadata(model))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path

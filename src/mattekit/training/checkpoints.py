@@ -11,26 +11,20 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from mattekit.engines.gfm_weights import complete_aliases, read_weights, write_weights
 from mattekit.errors import UsageError
+from mattekit.io import atomic_path
 
 
 def atomic_write(path: Path, write) -> None:
     """Call ``write(temporary_path)`` and move the result to ``path`` (nothing half-written is left)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def save(folder: Path, model, optimizer, scaler, state: dict, keep: int = 2) -> Path:
