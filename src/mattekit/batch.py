@@ -34,7 +34,8 @@ def output_paths(out_dir: Path, stem: str, with_composite: bool) -> list[Path]:
 def write_outputs(out_dir: Path, stem: str, image: np.ndarray, matte: Matte, background: str | None) -> list[Path]:
     """Write the alpha, cut-out and (with ``background``) composite of one image; all or none of them."""
     paths = output_paths(out_dir, stem, background is not None)
-    images = [matte.cutout()[..., 3], matte.cutout()]
+    cutout = matte.cutout()
+    images = [cutout[..., 3], cutout]
     if background is not None:
         images.append(matte.composite(io.parse_background(background, image.shape[:2])))
     written = []

@@ -69,10 +69,14 @@ class DefaultEngine:
     name = "default"
 
     def __init__(self, weights=None, band_fraction: float = BAND_FRACTION, work_pixels: int = 600_000,
-                 doubt_iou: float = 0.75):
+                 glance_work_pixels: int = 400_000, doubt_iou: float = 0.75):
+        """``work_pixels``: working resolution of the focus for a user trimap; ``glance_work_pixels``: for a
+        trimap from the glance, which is itself computed at about 0.4 MP (MODNet's input), so a finer solve of
+        its band buys little and costs the time budget of a 1080p photo."""
         self.weight_paths = _weight_paths(weights)
         self.band_fraction = band_fraction
         self.work_pixels = work_pixels
+        self.glance_work_pixels = glance_work_pixels
         self.doubt_iou = doubt_iou
 
     @cached_property
@@ -92,9 +96,11 @@ class DefaultEngine:
         return probs[choose_glance(probs["modnet"], probs["u2netp"])], doubt
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
+        work_pixels = self.work_pixels
         if trimap is None:
             prob, doubt = self.glance(image)
             trimap = trimap_from_probability(prob, self.band_fraction, doubt=doubt)
-        alpha = solve_focus(image, trimap, self.work_pixels)
-        foreground = estimate_foreground(image, alpha, self.work_pixels)
+            work_pixels = self.glance_work_pixels
+        alpha = solve_focus(image, trimap, work_pixels)
+        foreground = estimate_foreground(image, alpha, work_pixels)
         return Matte(alpha=alpha, foreground=foreground)

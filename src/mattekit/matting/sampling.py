@@ -45,7 +45,7 @@ def sample_alpha(image: np.ndarray, trimap: np.ndarray, usable: np.ndarray | Non
     if min(len(fg), len(bg)) == 0:
         return np.zeros(len(unknown)), np.zeros(len(unknown))
     queries = _features(image, unknown, spatial)
-    colours = image.reshape(-1, 3)
+    colours = image.reshape(-1, 3).astype(np.float32)
     pixel = colours[unknown][:, None, None, :]
     candidates = []
     for side in (fg, bg):
@@ -53,10 +53,12 @@ def sample_alpha(image: np.ndarray, trimap: np.ndarray, usable: np.ndarray | Non
         _, nearest = knn(_features(image, side, spatial), queries, k=count)
         candidates.append(colours[side[nearest.reshape(len(unknown), count)]])
     f, b = candidates[0][:, :, None, :], candidates[1][:, None, :, :]
-    spread = f - b
-    separation = (spread**2).sum(-1)
-    alpha = np.clip(((pixel - b) * spread).sum(-1) / np.maximum(separation, 1e-6), 0.0, 1.0)
-    residual = ((pixel - (alpha[..., None] * f + (1.0 - alpha[..., None]) * b)) ** 2).sum(-1)
+    spread, offset = f - b, pixel - b  # F - B per pair, I - B per background candidate
+    separation = np.einsum("nijc,nijc->nij", spread, spread)
+    along = np.einsum("nijc,nijc->nij", np.broadcast_to(offset, spread.shape), spread)
+    alpha = np.clip(along / np.maximum(separation, 1e-6), 0.0, 1.0)
+    # |I - (a F + (1 - a) B)|^2 = |I - B|^2 - 2 a (I - B)·(F - B) + a^2 |F - B|^2
+    residual = np.einsum("nijc,nijc->nij", offset, offset) - 2.0 * alpha * along + alpha**2 * separation
     rows = np.arange(len(unknown))
     best = residual.reshape(len(unknown), -1).argmin(axis=1)
     pick = lambda values: values.reshape(len(unknown), -1)[rows, best]  # noqa: E731
