@@ -37,15 +37,25 @@ def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(array, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-class Modnet:
-    """MODNet portrait matting; ``probability`` returns its alpha at the image's size."""
+class _OnnxSegmenter:
+    """An ONNX Runtime session on the weights named ``name`` (or a local file); subclasses add ``probability``."""
 
-    name = "modnet"
-    short_side = 512
+    name: str
 
     def __init__(self, weights_path: str | None = None):
         self.session = _session(weights.resolve(self.name, weights_path))
         self.input_name = self.session.get_inputs()[0].name
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The first output's first map for one HxWx3 float32 input."""
+        return self.session.run(None, {self.input_name: x.transpose(2, 0, 1)[None]})[0][0, 0]
+
+
+class Modnet(_OnnxSegmenter):
+    """MODNet portrait matting; ``probability`` returns its alpha at the image's size."""
+
+    name = "modnet"
+    short_side = 512
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """(H, W) of the network input: short side about 512, both multiples of 32."""
@@ -56,24 +66,19 @@ class Modnet:
         height, width = image.shape[:2]
         in_h, in_w = self.input_size(height, width)
         x = (_resize(image, in_w, in_h).astype(np.float32) - 127.5) / 127.5
-        out = self.session.run(None, {self.input_name: x.transpose(2, 0, 1)[None]})[0][0, 0]
-        return np.clip(_resize(out, width, height), 0.0, 1.0)
+        return np.clip(_resize(self.run(x), width, height), 0.0, 1.0)
 
 
-class U2Netp:
+class U2Netp(_OnnxSegmenter):
     """U²-Netp salient object segmentation; ``probability`` returns its min-max normalised map at the image's size."""
 
     name = "u2netp"
     size = 320
 
-    def __init__(self, weights_path: str | None = None):
-        self.session = _session(weights.resolve(self.name, weights_path))
-        self.input_name = self.session.get_inputs()[0].name
-
     def probability(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         x = _resize(image, self.size, self.size).astype(np.float32)
         x = (x / max(float(x.max()), 1e-6) - IMAGENET_MEAN) / IMAGENET_STD
-        out = self.session.run(None, {self.input_name: x.transpose(2, 0, 1)[None]})[0][0, 0]
+        out = self.run(x)
         out = (out - out.min()) / max(float(out.max() - out.min()), 1e-6)
         return np.clip(_resize(out, width, height), 0.0, 1.0)
