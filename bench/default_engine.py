@@ -14,6 +14,7 @@ then the per-image SADs of the trimap-free runs and which glance the engine chos
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from collections import defaultdict
@@ -71,11 +72,12 @@ def run(data: Path, sets: list[str]) -> None:
                 closed, seconds = timed(estimate_alpha_cf, sample.image / 255.0, sample.trimap / 255.0)
                 results[(f"alphamatting + {split}", "pymatting closed-form")].append(
                     scores(closed.astype(np.float32), sample.alpha, seconds))
-                print(f"{split} {sample.name}: ours {results[(f'alphamatting + {split}', 'default engine (trimap)')][-1]['sad']:.2f}"
-                      f" closed-form {results[(f'alphamatting + {split}', 'pymatting closed-form')][-1]['sad']:.2f}",
-                      flush=True)
+                latest = {m: results[(f"alphamatting + {split}", m)][-1]["sad"]
+                          for m in ("default engine (trimap)", "pymatting closed-form")}
+                print(f"{split} {sample.name}: ours {latest['default engine (trimap)']:.2f} "
+                      f"closed-form {latest['pymatting closed-form']:.2f}", flush=True)
 
-    print(f"\n{date.today()}, {platform.machine()} CPU ({__import__('os').cpu_count()} cores), "
+    print(f"\n{date.today()}, {platform.machine()} CPU ({os.cpu_count()} cores), "
           "`.venv/bin/python bench/default_engine.py`\n")
     print("| set | method | images | SAD | MSE | MAD | IoU | s/image |\n|---|---|---|---|---|---|---|---|")
     for (set_name, method), rows in results.items():
