@@ -84,7 +84,8 @@ def run(data: Path, sets: list[str]) -> None:
         mean = {k: np.mean([r[k] for r in rows]) for k in rows[0]}
         print(f"| {set_name} | {method} | {len(rows)} | {mean['sad']:.2f} | {mean['mse']:.4f} | {mean['mad']:.4f} | "
               f"{mean['iou']:.3f} | {mean['s']:.2f} |")
-    print("\n| set | image | size | SAD default | SAD MODNet | SAD U²-Netp | glance chosen |\n|---|---|---|---|---|---|---|")
+    print("\n| set | image | size | SAD default | SAD MODNet | SAD U²-Netp | glance chosen |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(per_image))
 
 
