@@ -11,9 +11,11 @@ import pytest
 import torch
 import yaml
 
+from mattekit import weights
 from mattekit.engines.gfm import GFMEngine
-from mattekit.errors import UsageError
+from mattekit.errors import UsageError, WeightsError
 from mattekit.training.config import load_config
+from mattekit.training.overfit import overfit_one_image
 from mattekit.training.trainer import train
 
 
@@ -37,9 +39,11 @@ def test_config_defaults_overrides_and_errors(tmp_path):
     with pytest.raises(UsageError, match="an override is KEY=VALUE"):
         load_config(None, ["optim.lr"])
     path = tmp_path / "c.yaml"
-    path.write_text("model: {rosta: ft}\noptim: {epochs: 7}\n")
+    path.write_text("model: {rosta: ft}\noptim: {epochs: 7, lr: 2e-4}\n")
     cfg = load_config(path, ["optim.epochs=9"])
-    assert (cfg["model"]["rosta"], cfg["optim"]["epochs"]) == ("ft", 9)
+    assert (cfg["model"]["rosta"], cfg["optim"]["epochs"], cfg["optim"]["lr"]) == ("ft", 9, 2e-4)
+    # exponents without a dot are numbers (PyYAML alone reads "1e-4" as a string)
+    assert load_config(None, ["optim.lr=1e-4"])["optim"]["lr"] == 1e-4
 
 
 def test_stop_and_resume_gives_the_same_next_loss_and_validation_keeps_the_best(shared_data, tmp_path):
@@ -85,3 +89,15 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shared_d
     ddp = losses(tmp_path / "two")
     for step, loss in single:
         assert ddp[step] == pytest.approx(loss, rel=1e-4)
+
+
+def test_overfitting_one_real_image_cuts_its_sad_by_90_percent(shared_data):
+    # a real photo with a hand-made alpha; the network, targets, losses and training loop together must learn it
+    try:
+        weights.resolve("efficientnet-lite0-imagenet")
+    except WeightsError as e:
+        pytest.skip(f"EfficientNet-Lite0 weights unavailable: {e}")
+    set_ = shared_data / "alphamatting"
+    result = overfit_one_image(set_ / "image" / "GT25.png", set_ / "alpha" / "GT25.png", steps=40)
+    assert len(result.losses) == 40 and result.losses[-1][1] < result.losses[0][1] / 3
+    assert result.reduction > 0.9, (result.sad_before, result.sad_after)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,20 @@ DEFAULTS: dict = {
 }
 
 
+class SettingsLoader(yaml.SafeLoader):
+    """YAML's safe loader that also reads exponent numbers without a dot (``1e-4``) as floats, as YAML 1.2 does;
+    PyYAML (YAML 1.1) would read them as strings."""
+
+
+SettingsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def read_yaml(text: str):
+    return yaml.load(text, Loader=SettingsLoader)
+
+
 def merge(base: dict, extra: dict, where: str = "") -> dict:
     """``base`` updated by ``extra`` recursively; an unknown key is a UsageError naming it."""
     out = copy.deepcopy(base)
@@ -73,7 +88,7 @@ def parse_override(text: str) -> dict:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise UsageError(f"an override is KEY=VALUE (for example optim.lr=1e-4), not {text!r}.")
-    out: dict = yaml.safe_load(value) if value.strip() else None
+    out: dict = read_yaml(value) if value.strip() else None
     for part in reversed(key.split(".")):
         out = {part: out}
     return out
@@ -87,7 +102,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         if not path.is_file():
             raise InputError(f"training configuration {path} does not exist.")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = read_yaml(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise InputError(f"{path} is not valid YAML ({str(e).splitlines()[0]}).") from None
         if not isinstance(loaded, dict):
