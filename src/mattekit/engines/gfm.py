@@ -12,7 +12,8 @@ The network sees raw 0-255 RGB (the official weights' convention), resized with 
 bilinear ``resize`` as the official test code does, each side floored to a multiple of 32 and capped at
 ``max_size`` (1600). Several checkpoints make an EN-median ensemble (per-pixel median of their alphas). On a GPU
 the network runs under autocast (bf16 where supported, else fp16); on CPU, denormal floats are flushed to zero
-(``torch.set_flush_denormal``, process-wide). A trimap, when given, is used as the glance:
+(``torch.set_flush_denormal``) and, with ``optimise``, freed memory is kept for reuse
+(``mattekit.memory.keep_freed_memory``), both process-wide. A trimap, when given, is used as the glance:
 its known pixels are kept and GFM's alpha fills its unknown ones. Foreground colours: pymatting's
 ``estimate_foreground_ml``.
 
@@ -33,6 +34,7 @@ import torch
 from skimage.transform import resize
 
 from mattekit.engines.gfm_weights import build_from_weights
+from mattekit.memory import keep_freed_memory
 from mattekit.models.fuse import fold_batch_norm
 from mattekit.models.gfm import ROSTAS
 from mattekit.errors import InputError, UsageError, WeightsError
@@ -106,7 +108,8 @@ class GFMEngine:
     rim; default hybrid, or rim for RIM checkpoints), ``ratio`` (resize), ``d1``/``d2`` (hybrid), ``max_size``,
     ``device`` (auto, cpu, cuda, mps), ``precision`` (auto, fp32, bf16, fp16), ``foreground`` (estimate colours),
     ``optimise`` (fold batch norm into the convolutions and use the channels-last layout: faster, same alphas;
-    the models are changed in place, so pass False for a model that still trains), and GFM construction options
+    the models are changed in place, so pass False for a model that still trains; on CPU also keep freed memory
+    for reuse, which spares the page faults of large tensors), and GFM construction options
     (``decoder6_dilation``, ...).
     """
 
@@ -140,6 +143,8 @@ class GFMEngine:
         # batch norm folded into the convolutions and the channels-last layout, which oneDNN and cuDNN convolve
         # fastest: GFM-TT(r34) at 800x800 on CPU about 40% faster (docs/benchmarks.md)
         fast = optimise and self.device.type in ("cpu", "cuda")
+        if optimise and self.device.type == "cpu":
+            keep_freed_memory()  # GFM-TT(r34) at 800x800: about 20% faster (docs/benchmarks.md)
         self.layout = torch.channels_last if fast else torch.contiguous_format
         self.models = [(fold_batch_norm(m.eval()) if optimise else m).to(self.device, memory_format=self.layout)
                        for m in models]
