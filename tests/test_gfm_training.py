@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mattekit import weights
 from mattekit.engines.gfm import GFMEngine
@@ -62,6 +63,11 @@ def test_stop_and_resume_gives_the_same_next_loss_and_validation_keeps_the_best(
     rows = list(csv.DictReader(open(tmp_path / "b" / "val.csv")))
     assert [int(r["epoch"]) for r in rows] == [1] and {"sad", "mse", "grad", "conn"} <= rows[0].keys()
     assert yaml.safe_load((tmp_path / "b" / "checkpoints" / "best.json").read_text())["step"] == 2
+    # TensorBoard holds the same curves as the CSV files, across the resume
+    board = EventAccumulator(str(tmp_path / "b" / "tensorboard"))
+    board.Reload()
+    assert {e.step: e.value for e in board.Scalars("log/loss")} == pytest.approx(losses(tmp_path / "b"))
+    assert [e.step for e in board.Scalars("val/sad")] == [2]
     # checkpoints are ordinary GFM weight files for the engine
     engine = GFMEngine(tmp_path / "b" / "checkpoints" / "best.safetensors", strategy="resize", foreground=False)
     assert engine.models[0].backbone == "efficientnet_lite0"
