@@ -141,10 +141,10 @@ class GFMEngine:
         torch.set_flush_denormal(True)  # denormal floats slow CPU convolutions by orders of magnitude
         self.dtype = autocast_dtype(self.device, precision)
         # batch norm folded into the convolutions and the channels-last layout, which oneDNN and cuDNN convolve
-        # fastest: GFM-TT(r34) at 800x800 on CPU about 40% faster (docs/benchmarks.md)
+        # fastest: GFM-TT(r34) at 800x800 on CPU about 18% faster than eager (docs/benchmarks.md)
         fast = optimise and self.device.type in ("cpu", "cuda")
         if optimise and self.device.type == "cpu":
-            keep_freed_memory()  # GFM-TT(r34) at 800x800: about 20% faster (docs/benchmarks.md)
+            keep_freed_memory()  # no page faults for large tensors: GFM-TT(r34) at 800x800 about 25% faster
         self.layout = torch.channels_last if fast else torch.contiguous_format
         self.models = [(fold_batch_norm(m.eval()) if optimise else m).to(self.device, memory_format=self.layout)
                        for m in models]
