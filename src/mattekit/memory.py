@@ -2,7 +2,7 @@
 
 glibc's malloc gives every block above its mmap threshold (at most 32 MiB) fresh pages from the kernel and hands
 them back when the block is freed, so each large tensor of a network pass (a 64-channel map at 400x400 is 41 MB)
-is zero-filled page by page on first touch: about 130,000 page faults and a fifth of the wall time of a
+is zero-filled page by page on first touch: about 130,000 page faults and a quarter of the wall time of a
 GFM-TT(r34) pass at 800x800 on CPU (docs/benchmarks.md). :func:`keep_freed_memory` tells malloc to serve large
 blocks from its heap and never to trim it, so the next pass reuses the same pages. The cost: the process keeps its
 peak memory until it exits. Process-wide; it does nothing where the C library is not glibc.
