@@ -70,6 +70,8 @@ def test_missing_input_and_usage_errors(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"mattekit: {tmp_path / 'nothing.jpg'} does not exist."
     assert main(["predict", str(tmp_path), "--weights", "a=1", "--weights", "b"]) == 2
     assert "each must be NAME=PATH" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path), "--backbone", "r34"]) == 2  # a GFM flag given to the default engine
+    assert capsys.readouterr().err.startswith("mattekit: the default engine has no option 'backbone'; its options:")
     with pytest.raises(SystemExit) as exit_info:
         main(["predict", "x.jpg", "--engine", "no-such-engine"])
     assert exit_info.value.code == 2

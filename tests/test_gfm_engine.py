@@ -1,5 +1,7 @@
 """GFM engine: sizes, checkpoint reading and recognition, strategies on CPU, ensemble, trimap as glance."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -128,6 +130,9 @@ def test_strategy_choices_are_checked(checkpoints):
         GFMEngine(checkpoints[0], strategy="rim")
     with pytest.raises(UsageError, match="unknown strategy 'tiles'"):
         GFMEngine(checkpoints[0], strategy="tiles")
+    with pytest.raises(UsageError, match="the gfm engine has no option 'dilation'; GFM construction options: "
+                                         "decoder6_dilation, single_decoder, ppm, bridge"):
+        GFMEngine(checkpoints[0], dilation=2)
 
 
 def test_real_passes_on_cpu_give_a_valid_matte_and_respect_a_trimap(checkpoints):
@@ -174,3 +179,24 @@ def test_one_pass_at_full_size_is_the_network_on_raw_0_255_rgb(checkpoints):
     with torch.no_grad():
         expected = build_from_weights(checkpoints[1])(x)["alpha"][0, 0].numpy()
     assert np.allclose(engine.predict(img).alpha, np.clip(expected, 0, 1), atol=1e-5)
+
+
+def test_eval_passes_gfm_flags_to_the_engine_and_records_them(checkpoints, tmp_path, capsys):
+    from PIL import Image
+
+    from mattekit import cli
+    for kind in ("image", "alpha"):
+        (tmp_path / "set" / kind).mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(image(64, 96, seed=i)).save(tmp_path / "set" / "image" / f"{i}.png")
+        Image.fromarray(np.full((64, 96), 255 * i, np.uint8)).save(tmp_path / "set" / "alpha" / f"{i}.png")
+    report = tmp_path / "report"
+    base = ["eval", "--dataset", f"folder:{tmp_path / 'set'}", "--engine", "gfm", "--weights", str(checkpoints[0]),
+            "-o", str(report), "--quiet", "--strategy", "resize"]
+    assert cli.main(base + ["--ratio", "0.5", "--device", "cpu", "--precision", "fp32"]) == 0
+    settings = json.loads((report / "settings.json").read_text())
+    assert {k: v for k, v in settings.items() if k.startswith("engine.")} == {
+        "engine.device": "cpu", "engine.precision": "fp32", "engine.ratio": 0.5, "engine.strategy": "resize"}
+    capsys.readouterr()
+    assert cli.main(base + ["--ratio", "0.25"]) == 2  # resuming with other settings is refused
+    assert "holds a run with engine.device='cpu', not None" in capsys.readouterr().err

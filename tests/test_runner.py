@@ -203,7 +203,9 @@ def test_cli_end_to_end_with_engine_and_argument_errors(tmp_path, capsys):
     assert cli.main(["eval", "--dataset", f"folder:{data}", "--engine", "nearest-mean", "-o", str(tmp_path / "b")]) == 1
     assert "mattekit: the nearest-mean engine needs a trimap" in capsys.readouterr().err
     assert cli.main(["eval", "--dataset", f"folder:{data}", "--predictions", str(data), "--weights", "w.pt"]) == 2
-    assert "--weights and --trimap-input go with --engine" in capsys.readouterr().err
+    assert "--weights, engine options and --trimap-input go with --engine" in capsys.readouterr().err
+    assert cli.main(argv + ["-o", str(tmp_path / "c"), "--d1", "4"]) == 2
+    assert "the nearest-mean engine has no option 'd1'; its options: stop_after." in capsys.readouterr().err
     assert cli.main(["eval", "--dataset", f"nope:{data}", "--engine", "nearest-mean"]) == 2
     assert "unknown dataset kind 'nope'" in capsys.readouterr().err
     with pytest.raises(SystemExit):

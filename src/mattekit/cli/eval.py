@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mattekit.cli.engine_flags import add_engine_flags, engine_options
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -18,7 +20,9 @@ def register(subparsers) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--engine", metavar="NAME", help="the engine to run on every image")
     source.add_argument("--predictions", metavar="DIR", help="a folder of predicted alphas named <image name>.png")
-    parser.add_argument("--weights", metavar="W", help="weights file overriding the engine's own")
+    parser.add_argument("--weights", metavar="W", help="weights file overriding the engine's own (GFM: several "
+                        "joined by commas make an EN-median ensemble)")
+    add_engine_flags(parser)
     parser.add_argument("--trimap-input", choices=("none", "dataset"), default="none",
                         help="give the engine the dataset's trimap (default: none)")
     parser.add_argument("--protocol", choices=("gfm", "dim"), default="gfm",
@@ -39,6 +43,7 @@ def run(args) -> int:
         split=args.split,
         engine=args.engine,
         weights=args.weights,
+        engine_options=engine_options(args),
         predictions=args.predictions,
         trimap_input=args.trimap_input,
         protocol=args.protocol,

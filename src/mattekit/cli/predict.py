@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from mattekit.batch import predict_files
+from mattekit.cli.engine_flags import add_engine_flags, engine_options
 from mattekit.engines import ENGINES, load_engine
 from mattekit.errors import UsageError
 
@@ -25,9 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images over N pixels "
                         "(default 100 million)")
     parser.add_argument("--skip-existing", action="store_true", help="skip images whose outputs exist")
-    parser.add_argument("--backbone", help="GFM: backbone (read from the checkpoint when not given)")
-    parser.add_argument("--rosta", help="GFM: RoSTa form tt, ft, bt or rim (read from the checkpoint when not given)")
-    parser.add_argument("--strategy", help="GFM: test strategy resize, hybrid or rim")
+    add_engine_flags(parser)
     parser.set_defaults(run=run)
 
 
@@ -43,8 +42,7 @@ def parse_weights(values: list[str] | None):
 
 
 def run(args) -> int:
-    options = {k: getattr(args, k) for k in ("backbone", "rosta", "strategy") if getattr(args, k)}
-    engine = load_engine(args.engine, weights=parse_weights(args.weights), **options)
+    engine = load_engine(args.engine, weights=parse_weights(args.weights), **engine_options(args))
     report = predict_files(args.inputs, args.output, engine, trimap=args.trimap, background=args.background,
                            max_size=args.max_size, skip_existing=args.skip_existing, max_pixels=args.max_pixels,
                            debug=args.debug)

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Protocol
 
 import numpy as np
@@ -39,4 +40,11 @@ def load_engine(name: str = "default", weights: str | None = None, **options) ->
     if name not in ENGINES:
         raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}.")
     module, cls = ENGINES[name].split(":")
-    return getattr(importlib.import_module(module), cls)(weights=weights, **options)
+    engine_class = getattr(importlib.import_module(module), cls)
+    parameters = inspect.signature(engine_class).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):  # such an engine checks its own options
+        known = sorted(set(parameters) - {"weights"})
+        for key in options:
+            if key not in parameters:
+                raise UsageError(f"the {name} engine has no option {key!r}; its options: {', '.join(known)}.")
+    return engine_class(weights=weights, **options)

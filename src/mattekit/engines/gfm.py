@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from contextlib import nullcontext
 from typing import Sequence
@@ -36,13 +37,14 @@ from skimage.transform import resize
 from mattekit.engines.gfm_weights import build_from_weights
 from mattekit.memory import keep_freed_memory
 from mattekit.models.fuse import fold_batch_norm
-from mattekit.models.gfm import ROSTAS
+from mattekit.models.gfm import GFM, ROSTAS
 from mattekit.errors import InputError, UsageError, WeightsError
 from mattekit.matte import Matte
 from mattekit.matting.merge import MERGE_RULES, merge_tt
 
 STRATEGIES = ("resize", "hybrid", "rim")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MODEL_OPTIONS = tuple(p.name for p in inspect.signature(GFM).parameters.values() if p.kind is p.KEYWORD_ONLY)
 
 
 def network_size(height: int, width: int, ratio: float, max_size: int = 1600) -> tuple[int, int]:
@@ -122,6 +124,10 @@ class GFMEngine:
         if weights is None or weights == "" or weights == []:
             raise WeightsError("the gfm engine needs a checkpoint: pass --weights FILE (an official gfm_*.pth "
                                "from the GFM authors, or a .safetensors written by `mattekit train`).")
+        for key in model_options:
+            if key not in MODEL_OPTIONS:
+                raise UsageError(f"the gfm engine has no option {key!r}; GFM construction options: "
+                                 f"{', '.join(MODEL_OPTIONS)}.")
         models = [build_from_weights(path, backbone, form, **model_options)
                   for path, form in weight_list(weights, rosta)]
         self.configure(models, strategy=strategy, ratio=ratio, d1=d1, d2=d2, max_size=max_size, device=device,

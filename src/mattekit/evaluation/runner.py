@@ -257,6 +257,7 @@ def benchmark(
     split: str | None = None,
     engine: str | None = None,
     weights: str | None = None,
+    engine_options: dict | None = None,
     predictions: str | Path | None = None,
     trimap_input: str = "none",
     protocol: str = "gfm",
@@ -266,22 +267,25 @@ def benchmark(
 ) -> dict:
     """``mattekit eval``: open ``dataset`` (``KIND:PATH``), score ``engine`` or the ``predictions`` folder on it.
 
-    Exactly one of ``engine`` and ``predictions`` is given; ``weights`` and ``trimap_input`` go with an engine.
+    Exactly one of ``engine`` and ``predictions`` is given; ``weights``, ``engine_options`` (keyword options of
+    ``load_engine``) and ``trimap_input`` go with an engine.
     """
     from mattekit.data.datasets import open_dataset
     from mattekit.engines import load_engine
 
     if (engine is None) == (predictions is None):
         raise UsageError("give either --engine NAME or --predictions DIR, not both and not neither.")
-    if predictions is not None and (weights is not None or trimap_input != "none"):
-        raise UsageError("--weights and --trimap-input go with --engine, not with --predictions.")
+    engine_options = engine_options or {}
+    if predictions is not None and (weights is not None or engine_options or trimap_input != "none"):
+        raise UsageError("--weights, engine options and --trimap-input go with --engine, not with --predictions.")
     data = open_dataset(dataset, split)
     settings = {"dataset": f"{data.kind}:{data.root.resolve()}", "split": data.split}
     if predictions is not None:
         source = PredictionFolder(predictions)
         settings["predictions"] = str(Path(predictions).resolve())
     else:
-        source = EnginePredictions(load_engine(engine, weights=weights), trimap_input)
-        weights_path = weights and str(Path(weights).resolve())
+        source = EnginePredictions(load_engine(engine, weights=weights, **engine_options), trimap_input)
+        weights_path = weights and ",".join(str(Path(w).resolve()) for w in weights.split(","))
         settings |= {"engine": engine, "weights": weights_path, "trimap_input": trimap_input}
+        settings |= {f"engine.{key}": value for key, value in sorted(engine_options.items())}
     return run_benchmark(data, report_dir, source, protocol, workers, settings, worst, progress)
