@@ -45,6 +45,14 @@ def test_config_defaults_overrides_and_errors(tmp_path):
     assert (cfg["model"]["rosta"], cfg["optim"]["epochs"], cfg["optim"]["lr"]) == ("ft", 9, 2e-4)
     # exponents without a dot are numbers (PyYAML alone reads "1e-4" as a string)
     assert load_config(None, ["optim.lr=1e-4"])["optim"]["lr"] == 1e-4
+    with pytest.raises(UsageError, match="training setting optim.lr must be a number above 0, not 'abc'"):
+        load_config(None, ["optim.lr=abc"])
+    with pytest.raises(UsageError, match="training setting optim.epochs must be a whole number of at least 1, not 2.5"):
+        load_config(None, ["optim.epochs=2.5"])
+    with pytest.raises(UsageError, match="training setting data.augment must be true or false, not 'maybe'"):
+        load_config(None, ["data.augment=maybe"])
+    shipped = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert len(shipped) == 4 and all(load_config(c)["optim"]["epochs"] >= 30 for c in shipped)  # all valid
 
 
 def test_stop_and_resume_gives_the_same_next_loss_and_validation_keeps_the_best(shared_data, tmp_path):

@@ -54,6 +54,16 @@ DEFAULTS: dict = {
 }
 
 
+# settings that must be numbers: whole numbers at least this, or (a float bound) numbers above it; the other
+# settings are checked where they are used
+MINIMA = {"seed": 0, "checkpoint_every": 0, "keep": 0, "log_every": 1,
+          "data.output": 32, "data.repeat": 1, "data.workers": 0, "data.per_foreground": 1,
+          "val.every": 1, "val.limit": 1, "val.max_size": 32,
+          "optim.lr": 0.0, "optim.batch_size": 1, "optim.epochs": 1, "optim.max_steps": 1}
+FLAGS = ("deterministic", "progress", "model.imagenet", "data.augment", "optim.amp", "optim.freeze_bn",
+         "optim.sync_bn", "loss.official")
+
+
 class SettingsLoader(yaml.SafeLoader):
     """YAML's safe loader that also reads exponent numbers without a dot (``1e-4``) as floats, as YAML 1.2 does;
     PyYAML (YAML 1.1) would read them as strings."""
@@ -112,4 +122,28 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         config = merge(config, parse_override(text))
     if config["optim"]["batch_size"] is None:
         config["optim"]["batch_size"] = PAPER_BATCH.get(config["model"]["backbone"], 8)
+    check_values(config)
     return config
+
+
+def setting(config: dict, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
+def check_values(config: dict) -> None:
+    """A UsageError naming the first numeric setting out of its range (``MINIMA``) or flag that is not true or
+    false; None is allowed where it is the default."""
+    for key, least in MINIMA.items():
+        value, default = setting(config, key), setting(DEFAULTS, key)
+        if value is None and default is None:
+            continue
+        whole = isinstance(least, int)
+        number = not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
+        if not number or (value < least if whole else value <= least):
+            kind = f"a whole number of at least {least}" if whole else f"a number above {least:g}"
+            raise UsageError(f"training setting {key} must be {kind}, not {value!r}.")
+    for key in FLAGS:
+        if not isinstance(setting(config, key), bool):
+            raise UsageError(f"training setting {key} must be true or false, not {setting(config, key)!r}.")
