@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mattekit import weights
 from mattekit.engines.gfm import GFMEngine
-from mattekit.errors import UsageError, WeightsError
+from mattekit.errors import InputError, UsageError, WeightsError
 from mattekit.training.config import load_config
 from mattekit.training.overfit import overfit_one_image
 from mattekit.training.trainer import train
@@ -53,6 +53,20 @@ def test_config_defaults_overrides_and_errors(tmp_path):
         load_config(None, ["data.augment=maybe"])
     shipped = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
     assert len(shipped) == 4 and all(load_config(c)["optim"]["epochs"] >= 30 for c in shipped)  # all valid
+
+
+def test_validation_settings_fail_before_training(tmp_path):
+    data = tmp_path / "data"
+    for kind in ("image", "alpha"):
+        (data / kind).mkdir(parents=True)
+    with pytest.raises(InputError, match="does not exist"):
+        train(config_for(data, tmp_path / "run", f"val.dataset=folder:{tmp_path / 'nope'}"))
+    with pytest.raises(UsageError, match="val.metric must be one of sad, mse, grad, conn under the dim protocol"):
+        train(config_for(data, tmp_path / "run", f"val.dataset=folder:{data}", "val.protocol=dim",
+                         "val.metric=mad"))
+    with pytest.raises(UsageError, match="val.strategy must be one of resize, hybrid, rim, not 'tiles'"):
+        train(config_for(data, tmp_path / "run", f"val.dataset=folder:{data}", "val.strategy=tiles"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_stop_and_resume_gives_the_same_next_loss_and_validation_keeps_the_best(shared_data, tmp_path):

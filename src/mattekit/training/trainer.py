@@ -34,7 +34,7 @@ import yaml
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from mattekit.engines.gfm import GFMEngine, autocast_dtype, pick_device
+from mattekit.engines.gfm import STRATEGIES, GFMEngine, autocast_dtype, pick_device
 from mattekit.errors import UsageError
 from mattekit.models.gfm import GFM
 from mattekit.training import checkpoints
@@ -123,6 +123,24 @@ class Logs:
                     self.board.add_scalar(f"{name.removesuffix('.csv')}/{key}", value, values["step"])
 
 
+def check_validation(config: dict) -> None:
+    """Fail before training, not at the first validation: the dataset opens, strategy, protocol and metric exist."""
+    from mattekit.data.datasets import open_dataset
+    from mattekit.evaluation.metrics import DIM_KEYS, GFM_KEYS, GFM_TRIMAP_KEYS, PROTOCOLS
+    val = config["val"]
+    if not val["dataset"]:
+        return
+    if val["strategy"] not in (None,) + STRATEGIES:
+        raise UsageError(f"val.strategy must be one of {', '.join(STRATEGIES)}, not {val['strategy']!r}.")
+    if val["protocol"] not in PROTOCOLS:
+        raise UsageError(f"val.protocol must be one of {', '.join(PROTOCOLS)}, not {val['protocol']!r}.")
+    metrics = DIM_KEYS if val["protocol"] == "dim" else GFM_KEYS + GFM_TRIMAP_KEYS
+    if val["metric"] not in metrics:
+        raise UsageError(f"val.metric must be one of {', '.join(metrics)} under the {val['protocol']} protocol, "
+                         f"not {val['metric']!r}.")
+    open_dataset(val["dataset"], val["split"])
+
+
 def validate(model: GFM, config: dict, device: torch.device) -> dict[str, float]:
     """Mean benchmark metrics (``mattekit.evaluation.metrics.evaluate``) of ``model`` on ``val.dataset``."""
     from mattekit.data.datasets import open_dataset
@@ -148,6 +166,7 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     if optim["batch_size"] % world:
         raise UsageError(f"optim.batch_size {optim['batch_size']} does not split over {world} processes.")
     per_rank = optim["batch_size"] // world
+    check_validation(config)
     torch.manual_seed(config["seed"])
     torch.set_flush_denormal(True)  # denormal floats make CPU training up to 100x slower
     torch.backends.cudnn.deterministic = bool(config["deterministic"])
