@@ -1,9 +1,9 @@
 """CPU latency of GFM-TT(r34) at 800x800 against the compute floor, with ONNX Runtime's figure beside it.
 
 The floor is 2 x MACs (131.8 G multiply-accumulates, counted by hooks) divided by the fp32 matrix-multiply rate
-measured in the same run (``torch.mm`` of 2048x2048 matrices, best of 5, once per round: the median of the rounds). PyTorch runs in fp32 under
-``inference_mode``, in the default and in channels-last memory layout, and as the gfm engine runs it (batch norm
-folded into the convolutions, channels-last); ONNX Runtime runs the graph written by ``mattekit export-onnx``
+measured in the same run (``torch.mm`` of 2048x2048 matrices, best of 5, once per round: the median of the
+rounds). PyTorch runs in fp32 under ``inference_mode``, in the default and in channels-last memory layout, and as
+the gfm engine runs it (batch norm folded into the convolutions, channels-last); ONNX Runtime runs the graph written by ``mattekit export-onnx``
 (all graph optimisations on). As in the gfm engine, denormal floats are flushed to zero and freed memory is kept
 for reuse (``mattekit.memory.keep_freed_memory``; ``--glibc-default`` leaves malloc as it is, to measure what that
 saves). The variants are timed in turn, round robin, so that a change in the machine's load touches all of them

@@ -24,7 +24,7 @@ FLAGS = {
 
 
 def add_engine_flags(parser) -> None:
-    """Add ``--backbone``, ``--rosta``, ``--strategy``, ``--ratio``, ``--d1``, ``--d2``, ``--device``, ``--precision``."""
+    """Add one ``--NAME`` flag to ``parser`` for each of ``FLAGS``."""
     for name, (kind, text) in FLAGS.items():
         parser.add_argument(f"--{name}", type=kind, metavar=name.upper(), help=text)
 
