@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -56,14 +58,17 @@ def test_config_defaults_overrides_and_errors(tmp_path):
 
 
 def test_validation_settings_fail_before_training(tmp_path):
-    data = tmp_path / "data"
-    for kind in ("image", "alpha"):
+    data = tmp_path / "data"  # one image and its alpha, no trimap
+    for kind, shape in (("image", (32, 32, 3)), ("alpha", (32, 32))):
         (data / kind).mkdir(parents=True)
+        Image.fromarray(np.zeros(shape, np.uint8)).save(data / kind / "a.png")
     with pytest.raises(InputError, match="does not exist"):
         train(config_for(data, tmp_path / "run", f"val.dataset=folder:{tmp_path / 'nope'}"))
     with pytest.raises(UsageError, match="val.metric must be one of sad, mse, grad, conn under the dim protocol"):
         train(config_for(data, tmp_path / "run", f"val.dataset=folder:{data}", "val.protocol=dim",
                          "val.metric=mad"))
+    with pytest.raises(UsageError, match="val.metric sad_tran is measured in trimap regions, and folder:"):
+        train(config_for(data, tmp_path / "run", f"val.dataset=folder:{data}", "val.metric=sad_tran"))
     with pytest.raises(UsageError, match="val.strategy must be one of resize, hybrid, rim, not 'tiles'"):
         train(config_for(data, tmp_path / "run", f"val.dataset=folder:{data}", "val.strategy=tiles"))
     assert not (tmp_path / "run").exists()

@@ -138,7 +138,10 @@ def check_validation(config: dict) -> None:
     if val["metric"] not in metrics:
         raise UsageError(f"val.metric must be one of {', '.join(metrics)} under the {val['protocol']} protocol, "
                          f"not {val['metric']!r}.")
-    open_dataset(val["dataset"], val["split"])
+    dataset = open_dataset(val["dataset"], val["split"])
+    if val["metric"] in GFM_TRIMAP_KEYS and not dataset.has_trimaps:
+        raise UsageError(f"val.metric {val['metric']} is measured in trimap regions, and {val['dataset']} has "
+                         "images without a trimap.")
 
 
 def validate(model: GFM, config: dict, device: torch.device) -> dict[str, float]:
