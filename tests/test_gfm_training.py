@@ -53,6 +53,8 @@ def test_config_defaults_overrides_and_errors(tmp_path):
         load_config(None, ["optim.epochs=2.5"])
     with pytest.raises(UsageError, match="training setting data.augment must be true or false, not 'maybe'"):
         load_config(None, ["data.augment=maybe"])
+    with pytest.raises(UsageError, match="data.output must be a multiple of 32 \\(GFM's input sizes\\), not 100"):
+        load_config(None, ["data.output=100"])
     shipped = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
     assert len(shipped) == 4 and all(load_config(c)["optim"]["epochs"] >= 30 for c in shipped)  # all valid
 

@@ -127,6 +127,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
 
 
 def setting(config: dict, key: str):
+    """``config``'s value at the dotted ``key`` (``"optim.lr"``)."""
     for part in key.split("."):
         config = config[part]
     return config
@@ -147,3 +148,6 @@ def check_values(config: dict) -> None:
     for key in FLAGS:
         if not isinstance(setting(config, key), bool):
             raise UsageError(f"training setting {key} must be true or false, not {setting(config, key)!r}.")
+    if config["data"]["output"] % 32:
+        raise UsageError(f"training setting data.output must be a multiple of 32 (GFM's input sizes), "
+                         f"not {config['data']['output']}.")
