@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -40,6 +41,10 @@ def timed(fn) -> float:
     tick = time.perf_counter()
     fn()
     return time.perf_counter() - tick
+
+
+def page_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def main() -> None:
@@ -71,6 +76,7 @@ def main() -> None:
                 "PyTorch BN folded + channels-last fp32 (the gfm engine)": lambda: folded(cl_x),
                 "ONNX Runtime fp32": lambda: session.run(None, feed)}
     times = {name: [] for name in variants}
+    faults = {name: [] for name in variants}
     a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
     rates = []
     with torch.inference_mode():
@@ -79,7 +85,9 @@ def main() -> None:
         for _ in range(args.runs):  # round robin, so that a change of load touches every variant alike
             rates.append(matmul_gflops(a, b))
             for name, fn in variants.items():
+                before = page_faults()
                 times[name].append(timed(fn))
+                faults[name].append(page_faults() - before)
     rate = statistics.median(rates)
     floor = 2 * macs / (rate * 1e9)
     rows = list(times.items())
@@ -87,11 +95,11 @@ def main() -> None:
           f"({min(rates):.1f}-{max(rates):.1f}) on "
           f"{torch.get_num_threads()} threads (cpu count {os.cpu_count()}); floor {floor:.2f} s; "
           f"freed memory kept: {kept}")
-    print("| runtime | median s | best s | median / floor |")
-    print("|---|---|---|---|")
+    print("| runtime | median s | best s | median / floor | page faults per pass (median) |")
+    print("|---|---|---|---|---|")
     for name, times in rows:
         print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} | "
-              f"{statistics.median(times) / floor:.2f}x |")
+              f"{statistics.median(times) / floor:.2f}x | {statistics.median(faults[name]):.0f} |")
 
 
 if __name__ == "__main__":
