@@ -2,6 +2,7 @@
 
 An engine is built with ``load_engine(name, weights=None, **options)`` and answers
 ``engine.predict(image, trimap=None) -> Matte`` for a uint8 RGB HxWx3 image and an optional uint8 0/128/255 trimap.
+Engines that serve interactive sessions also have ``prepare`` and ``round`` (``mattekit.interactive.session``).
 Engines are imported only when asked for, so ``import mattekit`` stays light.
 
 Example:
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +26,7 @@ from mattekit.matte import Matte
 ENGINES: dict[str, str] = {
     "default": "mattekit.engines.default:DefaultEngine",
     "gfm": "mattekit.engines.gfm:GFMEngine",
+    "interactive": "mattekit.engines.interactive:InteractiveEngine",
 }
 
 
@@ -48,3 +51,9 @@ def load_engine(name: str = "default", weights: str | None = None, **options) ->
             if key not in parameters:
                 raise UsageError(f"the {name} engine has no option {key!r}; its options: {', '.join(known)}.")
     return engine_class(weights=weights, **options)
+
+
+@lru_cache(maxsize=4)
+def shared_engine(name: str) -> Engine:
+    """The engine ``name`` with its default weights and options, built once per process and reused."""
+    return load_engine(name)
