@@ -15,7 +15,7 @@ Example:
     >>> from mattekit.interactive.prompts import Click
     >>> previous = np.zeros((1, 12), np.float32); previous[0, 8:] = 1
     >>> conflict_map(previous, [Click(1, 0), Click(10, 0, positive=False)], (1, 12)).tolist()
-    [[1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]]
+    [[1, 1, 1, 1, 1, 0, 0, 0, 2, 2, 2, 2]]
 """
 
 from __future__ import annotations

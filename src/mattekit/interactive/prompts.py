@@ -13,8 +13,8 @@ Example:
     >>> p = from_dict({"type": "click", "x": 3, "y": 2})
     >>> p, to_dict(p)
     (Click(x=3.0, y=2.0, positive=True), {'type': 'click', 'x': 3.0, 'y': 2.0, 'positive': True})
-    >>> rasterise(Click(1, 1), (3, 4)).astype(int).tolist()
-    [[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
+    >>> rasterise(Click(6, 0), (1, 14)).astype(int).tolist()
+    [[0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]]
 """
 
 from __future__ import annotations
