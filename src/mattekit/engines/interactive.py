@@ -124,6 +124,7 @@ class InteractiveEngine:
         if (labels == cv2.GC_PR_FGD).any() or (labels == cv2.GC_FGD).any():
             if self.grabcut_iterations and _has_both(labels):
                 background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
+                cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global generator: same prompts, same matte
                 cv2.grabCut(work, labels, None, background, foreground, self.grabcut_iterations,
                             cv2.GC_INIT_WITH_MASK)
         mask = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)

@@ -21,10 +21,15 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from mattekit.interactive.prompts import Box, Click, Scribble, rasterise
+from mattekit.io import atomic_path
 
 NO_CONFLICT, WANTS_FOREGROUND, WANTS_BACKGROUND = 0, 1, 2
+# A conflict map as an image: a palette PNG whose pixel values are the map's 0/1/2 (exact when read back as
+# indices), shown black, green (wants foreground) and red (wants background).
+PALETTE = (0, 0, 0, 0, 200, 0, 220, 0, 0)
 
 
 def input_labels(prompts, shape: tuple[int, int]) -> np.ndarray:
@@ -50,3 +55,23 @@ def conflict_map(previous: np.ndarray | None, prompts, shape: tuple[int, int]) -
     conflict[(said == 1) & ~was_foreground] = WANTS_FOREGROUND
     conflict[(said == 0) & was_foreground] = WANTS_BACKGROUND
     return conflict
+
+
+def conflict_image(conflict: np.ndarray) -> Image.Image:
+    """The conflict map as a palette image (values 0/1/2 kept exactly, shown black/green/red)."""
+    image = Image.fromarray(np.asarray(conflict, np.uint8), mode="P")
+    image.putpalette(PALETTE)
+    return image
+
+
+def save_conflict(path, conflict: np.ndarray) -> None:
+    """Write the conflict map to ``path`` as a palette PNG, atomically.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.png")
+    >>> save_conflict(path, np.array([[0, 1, 2]], np.uint8))
+    >>> np.asarray(Image.open(path)).tolist()
+    [[0, 1, 2]]
+    """
+    with atomic_path(path) as tmp:
+        conflict_image(conflict).save(tmp, format="PNG")
