@@ -168,3 +168,14 @@ def test_interact_cli_errors_name_the_round_and_write_nothing(photo, tmp_path, c
         err = capsys.readouterr().err
         assert code != 0 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_matte_with_prompts_is_one_round_of_a_session(photo):
+    import mattekit
+
+    image, gt = photo
+    ys, xs = np.nonzero(gt > 0.5)
+    prompts = [Box(xs.min(), ys.min(), xs.max(), ys.max()), Click(xs[0], ys[0])]
+    assert np.array_equal(mattekit.matte(image, prompts=prompts).alpha, Session(image).round(prompts).alpha)
+    with pytest.raises(UsageError, match="give either a trimap or prompts, not both."):
+        mattekit.matte(image, trimap=np.zeros(gt.shape, np.uint8), prompts=prompts)
