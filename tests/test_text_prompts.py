@@ -47,7 +47,8 @@ def test_horizontal_words_win_over_size_and_no_position_is_salient():
 
 
 def test_free_wording_maps_to_the_meant_position(encoder):
-    # Sentences not used to build the vocabulary or to choose PHRASE_SIMILARITY / CATEGORY_MARGIN.
+    # The first five are the examples the design started from (development sentences); the last three are held
+    # out: written after the vocabulary and PHRASE_SIMILARITY were fixed (docs/interactive.md).
     assert parse("the guy standing leftmost") == Reference("person", "left")
     assert parse("woman on the left-hand side") == Reference("person", "left")
     assert parse("the tallest person") == Reference("person", "largest")
@@ -59,6 +60,7 @@ def test_free_wording_maps_to_the_meant_position(encoder):
 
 
 def test_unknown_nouns_get_their_category_and_attributes_are_ignored(encoder):
+    # Held out, except "the lamp", which led to the rule that the naming word is not a position word.
     assert parse("the skier") == Reference("person", "salient")
     assert parse("the parrot at the top") == Reference("object", "top")
     assert parse("the truck on the left") == Reference("object", "left")
