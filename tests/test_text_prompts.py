@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from mattekit.errors import InputError, WeightsError
+from mattekit.errors import InputError, UsageError, WeightsError
 from mattekit.interactive import text
 from mattekit.interactive.text import (POSITION_WORDS, Candidate, Reference, choose, describe_position, parse, pick,
                                        words_of)
@@ -103,6 +103,14 @@ def test_middle_of_an_even_count_is_the_central_one_nearer_the_group_middle():
     boxes = [(0, 0, 10, 10), (30, 0, 40, 10), (60, 0, 70, 10), (200, 0, 210, 10)]  # group middle x = 105
     assert pick(Reference(position="middle"), [Candidate(b) for b in boxes]) == 2
     assert Candidate((0, 0, 4, 5)).area == 20.0
+
+
+def test_a_reference_outside_the_vocabulary_is_refused():
+    with pytest.raises(UsageError, match=r"^a text reference needs a category of person, object, any, a position of "
+                                         r"left, right, middle, top, bottom, largest, smallest, salient and an "
+                                         r"ordinal of at least 1, not Reference\(category='person', "
+                                         r"position='upper left', ordinal=1\)\.$"):
+        Reference("person", "upper left")
 
 
 @pytest.mark.parametrize("count", [2, 3, 4])

@@ -48,7 +48,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from mattekit.errors import InputError
+from mattekit.errors import InputError, UsageError
 
 POSITIONS = ("left", "right", "middle", "top", "bottom", "largest", "smallest", "salient")
 CATEGORIES = ("person", "object", "any")
@@ -84,7 +84,7 @@ POSITION_PHRASES = {  # several phrasings per meaning, for the embedding's neare
 }
 ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 ORDINALS = {**{w: n for n, w in enumerate(ORDINAL_WORDS, 1)},
-            **{f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}": n for n in range(1, 11)}}
+            **{f"{n}{suffix}": n for n, suffix in enumerate(("st", "nd", "rd") + ("th",) * 7, 1)}}
 PERSON_WORDS = frozenset(
     "person persons people man men woman women guy guys girl girls boy boys lady ladies gentleman gentlemen child "
     "children kid kids baby toddler human someone somebody he she him her adult teenager player bride groom "
@@ -111,6 +111,11 @@ class Reference:
     category: str = "any"
     position: str = "salient"
     ordinal: int = 1
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES or self.position not in POSITIONS or self.ordinal < 1:
+            raise UsageError(f"a text reference needs a category of {', '.join(CATEGORIES)}, a position of "
+                             f"{', '.join(POSITIONS)} and an ordinal of at least 1, not {self}.")
 
 
 @dataclass(frozen=True)
