@@ -20,6 +20,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +42,22 @@ def _open(path: str | os.PathLike, max_pixels: int | None) -> Image.Image:
         raise InputError(f"{path} does not exist or is not a file.")
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes).")
+    return _decode(path, str(path), max_pixels)
+
+
+def _decode(source, name: str, max_pixels: int | None) -> Image.Image:
+    """Decode ``source`` (a path or a binary file object) called ``name`` in messages, pixel count checked first."""
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     try:
-        im = Image.open(path)
+        im = Image.open(source)
     except UnidentifiedImageError:
-        raise InputError(f"{path} is not an image that can be read (PNG, JPEG, TIFF, BMP, WebP).") from None
+        raise InputError(f"{name} is not an image that can be read (PNG, JPEG, TIFF, BMP, WebP).") from None
     except OSError as e:
-        raise InputError(f"{path} cannot be read: {e.strerror or e}.") from None
+        raise InputError(f"{name} cannot be read: {e.strerror or e}.") from None
     width, height = im.size
     if width * height > limit:
         raise InputError(
-            f"{path} has {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
+            f"{name} has {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
             f"{limit / 1e6:g}; downscale it or raise the limit (--max-pixels)."
         )
     try:
@@ -60,7 +66,7 @@ def _open(path: str | os.PathLike, max_pixels: int | None) -> Image.Image:
             im.load()
             return ImageOps.exif_transpose(im)
     except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path} is truncated or corrupt ({e}).") from None
+        raise InputError(f"{name} is truncated or corrupt ({e}).") from None
 
 
 def _to_8bit(arr: np.ndarray) -> np.ndarray:
@@ -135,6 +141,19 @@ def load_alpha(path: str | os.PathLike, max_pixels: int | None = None) -> np.nda
     return grey.astype(np.float32).clip(0, 1)
 
 
+def decode_image(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:
+    """An image file's bytes (an upload) as uint8 RGB HxWx3, checked and converted as ``load_image``; ``name``
+    says in messages where the bytes came from.
+
+    >>> decode_image(b"GIF8 but not really", "the upload")
+    Traceback (most recent call last):
+    mattekit.errors.InputError: the upload is not an image that can be read (PNG, JPEG, TIFF, BMP, WebP).
+    """
+    if not data:
+        raise InputError(f"{name} is empty (0 bytes).")
+    return _pil_to_rgb(_decode(BytesIO(data), name, max_pixels))
+
+
 def check_trimap(trimap: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
     """Validate a trimap array against an image of ``shape`` (H, W); ``name`` says where it came from."""
     trimap = np.asarray(trimap)
@@ -160,6 +179,26 @@ def load_trimap(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
     return check_trimap(_to_8bit(_pil_to_grey(_open(path, None))), shape, str(path))
 
 
+def decode_trimap(data: bytes, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """A trimap file's bytes (an upload) for an image of ``shape`` (H, W), checked as ``load_trimap``."""
+    if not data:
+        raise InputError(f"{name} is empty (0 bytes).")
+    return check_trimap(_to_8bit(_pil_to_grey(_decode(BytesIO(data), name, None))), shape, name)
+
+
+def parse_colour(spec: str) -> tuple[int, int, int] | None:
+    """A colour name, ``#rrggbb`` or ``r,g,b`` as an RGB triple of 0-255 values; None if ``spec`` is none of those.
+
+    >>> parse_colour("#ff8000"), parse_colour("0,128,255"), parse_colour("photo.jpg")
+    ((255, 128, 0), (0, 128, 255), None)
+    """
+    try:
+        parts = [int(v) for v in spec.split(",")] if "," in spec else list(ImageColor.getrgb(spec))[:3]
+    except ValueError:
+        return None
+    return tuple(parts) if len(parts) == 3 and all(0 <= v <= 255 for v in parts) else None
+
+
 def parse_background(spec: str, shape: tuple[int, int]) -> np.ndarray:
     """A background for compositing: a colour (``white``, ``#00ff00``, ``0,128,255``) or an image path.
 
@@ -169,12 +208,9 @@ def parse_background(spec: str, shape: tuple[int, int]) -> np.ndarray:
     [[[255, 0, 0], [255, 0, 0]]]
     """
     height, width = shape
-    try:
-        parts = [int(v) for v in spec.split(",")] if "," in spec else list(ImageColor.getrgb(spec))[:3]
-        if len(parts) == 3 and all(0 <= v <= 255 for v in parts):
-            return np.broadcast_to(np.array(parts, np.uint8), (height, width, 3)).copy()
-    except ValueError:
-        pass
+    colour = parse_colour(spec)
+    if colour is not None:
+        return np.broadcast_to(np.array(colour, np.uint8), (height, width, 3)).copy()
     if not Path(spec).is_file():
         raise InputError(f"background {spec!r} is neither a colour (name, #rrggbb or r,g,b) nor an image file.")
     im = Image.fromarray(load_image(spec))
