@@ -23,7 +23,7 @@ function instance() { return state.instances.find((item) => item.id === state.cu
 function addInstance() {
   const id = state.instances.length ? Math.max(...state.instances.map((item) => item.id)) + 1 : 0;
   state.instances.push({ id, name: `object ${id + 1}`, colour: COLOURS[id % COLOURS.length],
-    rounds: [], pending: [], alpha: null, conflict: null, layer: null });
+    rounds: [], pending: [], alpha: null, conflict: null, layers: {} });
   state.current = id;
   refresh();
 }
@@ -138,7 +138,7 @@ async function undo() {
 async function show(item, result) {
   item.alpha = result.alpha ? channel(await decodePng(result.alpha)) : null;
   item.conflict = result.conflict ? channel(await decodePng(result.conflict)) : null;
-  item.layer = null;
+  item.layers = {}; // the drawn views of the old alpha
   refresh();
 }
 
@@ -167,22 +167,21 @@ function layer(fill) {
   return target;
 }
 
-function tint(item) {
-  if (!item.layer) {
-    const [r, g, b] = [1, 3, 5].map((at) => parseInt(item.colour.slice(at, at + 2), 16));
-    item.layer = layer((data, i) => {
-      data.set([r, g, b, Math.round(item.alpha[i] * TINT)], 4 * i);
-    });
-  }
-  return item.layer;
+function viewLayer(item, view) {
+  if (!item.layers[view]) item.layers[view] = drawView(item, view);
+  return item.layers[view];
 }
 
-function viewLayer(item) {
+function drawView(item, view) {
   const photo = state.photoPixels;
-  if (state.view === "alpha") {
+  if (view === "overlay") {
+    const [r, g, b] = [1, 3, 5].map((at) => parseInt(item.colour.slice(at, at + 2), 16));
+    return layer((data, i) => data.set([r, g, b, Math.round(item.alpha[i] * TINT)], 4 * i));
+  }
+  if (view === "alpha") {
     return layer((data, i) => data.set([item.alpha[i], item.alpha[i], item.alpha[i], 255], 4 * i));
   }
-  if (state.view === "cutout") {
+  if (view === "cutout") {
     return layer((data, i) => data.set([photo[4 * i], photo[4 * i + 1], photo[4 * i + 2], item.alpha[i]], 4 * i));
   }
   return layer((data, i) => {
@@ -208,9 +207,9 @@ function draw() {
   if (state.view === "cutout" && item.alpha) checkerboard();
   else context.drawImage(state.photo, 0, 0, state.width, state.height);
   if (state.view === "overlay") {
-    for (const other of state.instances) if (other.alpha) context.drawImage(tint(other), 0, 0);
+    for (const other of state.instances) if (other.alpha) context.drawImage(viewLayer(other, "overlay"), 0, 0);
   } else if (item.alpha && (state.view !== "conflict" || item.conflict)) {
-    context.drawImage(viewLayer(item), 0, 0);
+    context.drawImage(viewLayer(item, state.view), 0, 0);
   }
   const pixel = state.width / canvas.getBoundingClientRect().width; // one screen pixel in image pixels
   item.rounds.flat().forEach((prompt) => drawPrompt(prompt, item.colour, pixel, []));
