@@ -98,9 +98,10 @@ def test_page_mattes_a_photo_with_a_box_and_a_negative_click(server, browser, sh
     rect = page.locator("#canvas").bounding_box()
     assert rect["width"] > photo.width  # shown enlarged here; prompts must still land on image pixels
 
-    def screen(x, y, shown=None):
+    def screen(x, y, shown=None):  # the middle of image pixel (x, y) on the screen
         shown = shown or rect
-        return shown["x"] + (x + 0.5) * shown["width"] / photo.width, shown["y"] + (y + 0.5) * shown["height"] / photo.height
+        return (shown["x"] + (x + 0.5) * shown["width"] / photo.width,
+                shown["y"] + (y + 0.5) * shown["height"] / photo.height)
 
     page.keyboard.press("5")  # the box tool
     page.mouse.move(*screen(*BOX[:2]))

@@ -388,7 +388,9 @@ function keyDown(event) {
 // ---- wiring -------------------------------------------------------------------------------------------------
 
 $("file").onchange = (event) => openImage(event.target.files[0]);
-document.querySelectorAll("#tools button").forEach((button) => { button.onclick = () => chooseTool(button.dataset.tool); });
+document.querySelectorAll("#tools button").forEach((button) => {
+  button.onclick = () => chooseTool(button.dataset.tool);
+});
 $("run").onclick = run;
 $("undo").onclick = undo;
 $("add-instance").onclick = () => state.session && addInstance();
