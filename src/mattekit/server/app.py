@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import logging
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,25 +24,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Body, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StrictInt
-from starlette.exceptions import HTTPException
 
-from mattekit.errors import InputError, MattekitError, UsageError
+from mattekit.errors import UsageError
 from mattekit.interactive import Session
 from mattekit.interactive.prompts import parse_rounds
 from mattekit.io import decode_image, decode_trimap
+from mattekit.server.errors import Conflict, add_error_handlers
 from mattekit.server.limits import BodyLimit
 from mattekit.server.outputs import background_colour, png, render
-from mattekit.server.pool import Busy, WorkPool
-from mattekit.server.sessions import SessionStore, UnknownSession
+from mattekit.server.pool import WorkPool
+from mattekit.server.sessions import SessionStore
 
 STATIC = Path(__file__).parent / "static"
 MAX_INSTANCES = 16  # instances per session
 MAX_ROUNDS = 24  # rounds per session, all instances together: each keeps a matte for undo
-log = logging.getLogger("mattekit.server")
 
 
 @dataclass
@@ -65,14 +62,6 @@ class RoundRequest(BaseModel):
     instance: StrictInt = Field(0, ge=0, lt=MAX_INSTANCES)
 
 
-class Conflict(Exception):
-    """A request the session's state cannot answer (nothing to undo, no matte yet): 409."""
-
-
-def error(status: int, sentence: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": sentence}, status_code=status, headers=headers)
-
-
 def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
@@ -91,41 +80,7 @@ def create_app(engine, settings: Settings | None = None, clock=time.monotonic):
     app = FastAPI(title="mattekit", version="1", summary="Interactive and one-shot image matting.", lifespan=lifespan)
     app.state.store, app.state.pool, app.state.settings = store, pool, settings
 
-    @app.exception_handler(MattekitError)
-    async def input_error(request, e: MattekitError):
-        return error(400 if isinstance(e, InputError) else 422, str(e))
-
-    @app.exception_handler(UnknownSession)
-    async def unknown_session(request, e: UnknownSession):
-        return error(404, str(e))
-
-    @app.exception_handler(Conflict)
-    async def conflict(request, e: Conflict):
-        return error(409, str(e))
-
-    @app.exception_handler(Busy)
-    async def busy(request, e: Busy):
-        return error(503, str(e), {"Retry-After": str(e.retry_after)})
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request, e: HTTPException):
-        sentence = e.detail if e.status_code == 413 else f"{request.method} {request.url.path}: {e.detail.lower()}."
-        return error(e.status_code, sentence, getattr(e, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request, e: RequestValidationError):
-        first = e.errors()[0]
-        if first["type"] == "json_invalid":
-            return error(422, f"the request body is not valid JSON ({first['ctx']['error']}).")
-        where = ".".join(str(part) for part in first["loc"][1:]) or first["loc"][0]
-        message = first["msg"][:1].lower() + first["msg"][1:]
-        return error(422, f"the request's {where} is not valid: {message}.")
-
-    @app.exception_handler(Exception)
-    async def failed(request, e: Exception):
-        log.exception("%s %s failed", request.method, request.url.path)
-        return error(500, f"the server failed on {request.method} {request.url.path} ({type(e).__name__}); "
-                          "its log has the details.")
+    add_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     async def page():

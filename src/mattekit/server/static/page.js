@@ -157,9 +157,18 @@ function channel(rgba) {
 
 // ---- drawing ------------------------------------------------------------------------------------------------
 
-function layer(fill) {
+function layer(pixel) {
+  // A canvas of the image's size whose pixel i has the RGBA that pixel(i, rgba) writes into rgba.
   const pixels = new ImageData(state.width, state.height);
-  for (let i = 0; i < state.width * state.height; i++) fill(pixels.data, i);
+  const data = pixels.data;
+  const rgba = [0, 0, 0, 0];
+  for (let i = 0, at = 0; i < state.width * state.height; i++, at += 4) {
+    pixel(i, rgba);
+    data[at] = rgba[0];
+    data[at + 1] = rgba[1];
+    data[at + 2] = rgba[2];
+    data[at + 3] = rgba[3];
+  }
   const target = document.createElement("canvas");
   target.width = state.width;
   target.height = state.height;
@@ -174,19 +183,20 @@ function viewLayer(item, view) {
 
 function drawView(item, view) {
   const photo = state.photoPixels;
+  const alpha = item.alpha;
+  const set = (rgba, r, g, b, a) => { rgba[0] = r; rgba[1] = g; rgba[2] = b; rgba[3] = a; };
   if (view === "overlay") {
     const [r, g, b] = [1, 3, 5].map((at) => parseInt(item.colour.slice(at, at + 2), 16));
-    return layer((data, i) => data.set([r, g, b, Math.round(item.alpha[i] * TINT)], 4 * i));
+    return layer((i, rgba) => set(rgba, r, g, b, Math.round(alpha[i] * TINT)));
   }
-  if (view === "alpha") {
-    return layer((data, i) => data.set([item.alpha[i], item.alpha[i], item.alpha[i], 255], 4 * i));
-  }
+  if (view === "alpha") return layer((i, rgba) => set(rgba, alpha[i], alpha[i], alpha[i], 255));
   if (view === "cutout") {
-    return layer((data, i) => data.set([photo[4 * i], photo[4 * i + 1], photo[4 * i + 2], item.alpha[i]], 4 * i));
+    return layer((i, rgba) => set(rgba, photo[4 * i], photo[4 * i + 1], photo[4 * i + 2], alpha[i]));
   }
-  return layer((data, i) => {
+  return layer((i, rgba) => {
     const colour = CONFLICT_COLOURS[item.conflict[i]];
-    data.set(colour ? [...colour, 200] : [0, 0, 0, 110], 4 * i);
+    if (colour) set(rgba, colour[0], colour[1], colour[2], 200);
+    else set(rgba, 0, 0, 0, 110);
   });
 }
 
