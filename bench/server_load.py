@@ -58,18 +58,19 @@ class Tally:
     """What the clients saw."""
 
     def __init__(self):
-        self.latencies, self.waited, self.failures, self.busy, self.restarts, self.rounds = [], [], [], 0, 0, 0
+        self.latencies, self.waited, self.failures, self.restarts, self.rounds = [], [], [], 0, 0
+        self.busy = {"upload": 0, "round": 0}  # 503 answers by kind of request
 
-    async def request(self, client: httpx.AsyncClient, method: str, url: str, **kwargs):
-        """One request, retried after each 503 as its Retry-After says (a 503 without one is a failure): the
+    async def request(self, client: httpx.AsyncClient, kind: str, url: str, **kwargs):
+        """One POST, retried after each 503 as its Retry-After says (a 503 without one is a failure): the
         response, the seconds of its served attempt and the seconds from the first attempt."""
         first = time.perf_counter()
         while True:
             start = time.perf_counter()
-            response = await client.request(method, url, **kwargs)
+            response = await client.post(url, **kwargs)
             if response.status_code != 503:
                 return response, time.perf_counter() - start, time.perf_counter() - first
-            self.busy += 1
+            self.busy[kind] += 1
             if "retry-after" not in response.headers:
                 self.failures.append("503 without Retry-After")
                 return response, 0.0, 0.0
@@ -79,13 +80,13 @@ class Tally:
 async def one_client(client: httpx.AsyncClient, image: bytes, tally: Tally) -> None:
     """Upload, then the three rounds; a session evicted past the cap starts over (at most MAX_RESTARTS times)."""
     for _ in range(MAX_RESTARTS + 1):
-        response, _, _ = await tally.request(client, "POST", "/v1/sessions", files={"image": ("p.jpg", image)})
+        response, _, _ = await tally.request(client, "upload", "/v1/sessions", files={"image": ("p.jpg", image)})
         if response.status_code != 201:
             tally.failures.append(f"upload: {response.status_code} {response.text[:120]}")
             return
         session = response.json()
         for given in prompts(session["width"], session["height"]):
-            response, served, waited = await tally.request(client, "POST", f"/v1/sessions/{session['id']}/rounds",
+            response, served, waited = await tally.request(client, "round", f"/v1/sessions/{session['id']}/rounds",
                                                            json={"prompts": given})
             if response.status_code == 404:
                 tally.restarts += 1
@@ -173,7 +174,8 @@ async def load(args, port: int, images: list[bytes]) -> None:
             if values:
                 p50, p95 = np.percentile(values, [50, 95])
                 print(f"round latency ({name}): p50 {p50:.2f} s, p95 {p95:.2f} s, max {max(values):.2f} s")
-        print(f"503 answers (all with Retry-After, then retried): {tally.busy}; sessions evicted past the cap and "
+        print(f"503 answers (all with Retry-After, then retried): {tally.busy['upload']} to uploads, "
+              f"{tally.busy['round']} to rounds; sessions evicted past the cap and "
               f"restarted: {tally.restarts}; failures: {len(tally.failures)} {tally.failures[:3]}")
         session = (await client.post("/v1/sessions", files={"image": ("p.jpg", images[0])})).json()["id"]
         statuses = await garbage(client, args.garbage, session)
