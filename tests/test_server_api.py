@@ -69,7 +69,7 @@ def test_page_static_files_and_openapi(client):
     assert client.get("/nowhere").json() == {"error": "GET /nowhere: not found."}
 
 
-def test_rounds_results_undo_two_instances_and_delete(client, photo):
+def test_rounds_results_undo_two_instances_and_delete(client, photo, monkeypatch):
     created = client.post("/v1/sessions", files={"image": ("singer.png", photo, "image/png")})
     assert created.status_code == 201 and created.json()["width"] == 216 and created.json()["height"] == 135
     key = created.json()["id"]
@@ -104,6 +104,9 @@ def test_rounds_results_undo_two_instances_and_delete(client, photo):
     assert np.array_equal(png(client.get(result, params={"instance": 1})), other)
     assert np.array_equal(png(client.get(result, params={"instance": 0})), second_alpha)
     assert other[80:, 80:].max() == 0  # the second instance's box says nothing of the first's place
+    monkeypatch.setattr("mattekit.server.app.MAX_ROUNDS", 3)  # this session holds 3 rounds now
+    full = client.post(rounds, json={"prompts": [BOX], "instance": 2})
+    assert full.status_code == 409 and full.json()["error"].startswith("this session holds 3 rounds, the most")
 
     undone = client.post(f"/v1/sessions/{key}/undo")
     assert undone.headers["x-rounds"] == "1" and np.array_equal(png(undone), first_alpha)
@@ -237,3 +240,12 @@ def test_work_past_the_queue_is_503_with_retry_after_then_served(engine, photo):
     assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"].startswith("the server is busy (")
     assert queued.status_code == 201 and retried.status_code == 201
+
+
+def test_serve_refuses_limits_that_are_not_positive(capsys):
+    from mattekit.cli import main
+
+    assert main(["serve", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "mattekit: --workers must be positive, not 0.\n"
+    assert main(["serve", "--max-queue", "-1"]) == 2
+    assert capsys.readouterr().err == "mattekit: --max-queue must be 0 or more, not -1.\n"
