@@ -16,7 +16,8 @@ import sys
 
 from mattekit.errors import MattekitError
 
-VERBS = ("predict", "interact", "demo", "models", "eval", "complexity", "compose", "denoise", "backgrounds", "export_onnx", "metrics", "train")
+VERBS = ("predict", "interact", "demo", "models", "eval", "complexity", "compose", "denoise", "backgrounds", "export_onnx", "metrics", "train",
+         "synthesize")
 
 
 def build_parser() -> argparse.ArgumentParser:

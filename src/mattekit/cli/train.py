@@ -1,4 +1,5 @@
-"""``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train GFM (also under torchrun for DDP)."""
+"""``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train GFM (also under torchrun for DDP), or the task
+the file names with ``task:`` (``interpreter``: DFIMat's diffusion-feature interpreter, one process)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,17 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mattekit.training.config import load_config
-    from mattekit.training.trainer import train
+    from mattekit.errors import UsageError
+    from mattekit.training.config import read_settings
 
+    task = read_settings(args.config).get("task", "gfm")
+    if task == "gfm":
+        from mattekit.training.config import load_config
+        from mattekit.training.trainer import train
+    elif task == "interpreter":
+        from mattekit.training.interpreter import load_config, train
+    else:
+        raise UsageError(f"unknown training task {task!r} in {args.config}; use gfm or interpreter.")
     history = train(load_config(args.config, args.overrides), resume=args.resume)
     if history and os.environ.get("RANK", "0") == "0":
         print(f"trained to step {history[-1][0]}, last loss {history[-1][1]:.4f}")

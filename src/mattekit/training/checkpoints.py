@@ -27,11 +27,12 @@ def atomic_write(path: Path, write) -> None:
         write(tmp)
 
 
-def save(folder: Path, model, optimizer, scaler, state: dict, keep: int = 2) -> Path:
-    """Write the checkpoint of ``state["step"]`` and drop all but the ``keep`` newest."""
+def save(folder: Path, model, optimizer, scaler, state: dict, keep: int = 2, write=write_weights) -> Path:
+    """Write the checkpoint of ``state["step"]`` (the model with ``write(model, path)``) and drop all but the
+    ``keep`` newest."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"step-{state['step']:08d}"
-    write_weights(model, stem.with_suffix(".safetensors"))
+    write(model, stem.with_suffix(".safetensors"))
     extra = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
     if scaler is not None:
         extra["scaler"] = scaler.state_dict()
