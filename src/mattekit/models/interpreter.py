@@ -6,9 +6,12 @@ Universal Image Segmentation", CVPR 2022, arXiv 2112.01527): a *pixel decoder* t
 per-pixel embeddings, and a *transformer decoder* refines N learnable queries by masked cross-attention to the
 coarser scales (round robin), self-attention and a feed-forward layer; each query gives a class logit and a mask
 embedding whose dot product with the per-pixel embeddings is the alpha's logit. Choices where the papers leave
-room: the pixel decoder is an FPN (Mask2Former's §4.4 ablation lists it) rather than deformable attention, the
-alpha is the sigmoid of the mask logit at the finest feature scale resized to the image, and every decoder layer
-is supervised (Mask2Former's deep supervision).
+room: the pixel decoder is an FPN (Mask2Former's §4.4 ablation lists it) rather than deformable attention; every
+decoder layer is supervised (Mask2Former's deep supervision); and the alpha head is linear: a query's map at the
+finest feature scale is its alpha directly, trained with the L1 loss and clipped to [0, 1] when read
+(``mattekit.synthesis.interpret``). A sigmoid head under an L1 loss stalls: the background's majority drives the
+maps into the sigmoid's flat tail, where the L1 gradient vanishes (on one image of the tiny test model, a sigmoid
+head left one of two people unlearnt after 400 steps; the linear head learns both; docs/synthesis.md).
 
 Loss (Eq. 8): ``λ·BCE(class) + L1(alpha)`` with λ = 0.1 on the class term, as the equation writes it; queries are
 matched to instances by the Hungarian algorithm on the cost that the loss itself assigns (``match``).
@@ -89,7 +92,7 @@ class Interpreter(nn.Module):
 
     ``forward(levels)`` takes the levels coarse to fine (``mattekit.synthesis.diffusion.features``) and returns
     ``{"logits": (B, N), "alphas": (B, N, h, w), "aux": [{"logits", "alphas"} of earlier layers]}``, ``h, w``
-    the finest level's size.
+    the finest level's size; the alphas are not clipped (clip them to [0, 1] to use them).
     """
 
     def __init__(self, channels: list[int], queries: int = 20, width: int = 256, layers: int = 6, heads: int = 8):
@@ -112,9 +115,9 @@ class Interpreter(nn.Module):
         q = self.norm(q)
         return self.classify(q)[..., 0], torch.einsum("bnc,bchw->bnhw", self.mask_embed(q), pixels)
 
-    def blocked(self, mask_logits: torch.Tensor, size) -> torch.Tensor:
-        """Masked attention: a query sees only where its current mask is over 0.5 (everywhere if nowhere)."""
-        small = F.interpolate(mask_logits, size=size, mode="bilinear", align_corners=False).flatten(2) < 0
+    def blocked(self, alphas: torch.Tensor, size) -> torch.Tensor:
+        """Masked attention: a query sees only where its current alpha is over 0.5 (everywhere if nowhere)."""
+        small = F.interpolate(alphas, size=size, mode="bilinear", align_corners=False).flatten(2) < 0.5
         small[small.all(-1)] = False
         return small.repeat_interleave(self.heads, 0).detach()
 
@@ -124,15 +127,15 @@ class Interpreter(nn.Module):
         b = pixels.shape[0]
         q = self.query_feat.weight[None].expand(b, -1, -1)
         pos = self.query_pos.weight[None].expand(b, -1, -1)
-        logits, masks = self.predict(q, pixels)
+        logits, alphas = self.predict(q, pixels)
         outputs = []
         for i, layer in enumerate(self.layers):
             level = i % self.memory_levels
             m = memory[level]
             flat = m.flatten(2).transpose(1, 2) + self.level_embed.weight[level]
-            q = layer(q, pos, flat, sine_positions(m), self.blocked(masks, m.shape[-2:]))
-            logits, masks = self.predict(q, pixels)
-            outputs.append({"logits": logits, "alphas": masks.sigmoid()})
+            q = layer(q, pos, flat, sine_positions(m), self.blocked(alphas, m.shape[-2:]))
+            logits, alphas = self.predict(q, pixels)
+            outputs.append({"logits": logits, "alphas": alphas})
         return {**outputs[-1], "aux": outputs[:-1]}
 
 
@@ -172,12 +175,12 @@ def image_loss(logits, alphas, targets, class_weight: float = 0.1, alpha_weight:
 
 def interpreter_loss(out: dict, targets: list[torch.Tensor], class_weight: float = 0.1, alpha_weight: float = 1.0):
     """Eq. 8 averaged over a batch, summed over the final and every auxiliary layer: (total, {"bce", "l1"}) with
-    the terms of the final layer."""
+    the final layer's terms (detached, for logs)."""
     total = 0
     for layer in [out] + out["aux"]:
         terms = [image_loss(layer["logits"][b], layer["alphas"][b], t, class_weight, alpha_weight)
                  for b, t in enumerate(targets)]
         total = total + sum(t[0] for t in terms) / len(terms)
         if layer is out:
-            final = {"bce": sum(t[1] for t in terms) / len(terms), "l1": sum(t[2] for t in terms) / len(terms)}
+            final = {name: sum(t[k].detach() for t in terms) / len(terms) for k, name in ((1, "bce"), (2, "l1"))}
     return total, final

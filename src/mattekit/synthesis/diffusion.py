@@ -100,11 +100,13 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu", dtype: to
         raise InputError(f"--model {folder} is not a folder; give the local folder of a Stable Diffusion model.")
     missing = [p for p in PARTS if not (folder / p).is_dir()]
     if missing:
-        raise InputError(f"{folder} is not a Stable Diffusion model folder: it lacks {', '.join(missing)}/.")
+        raise InputError(f"{folder} is not a Stable Diffusion model folder: it lacks {'/, '.join(missing)}/.")
     local = {"local_files_only": True}
+    # without accelerate, diffusers initialises the weights before loading them (slower), and says so
+    quick = {"low_cpu_mem_usage": diffusers.utils.is_accelerate_available()}
     try:
-        unet = diffusers.UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=dtype, **local)
-        vae = diffusers.AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype, **local)
+        unet = diffusers.UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=dtype, **local, **quick)
+        vae = diffusers.AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype, **local, **quick)
         text = transformers.CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=dtype, **local)
         tokenizer = transformers.CLIPTokenizer.from_pretrained(folder / "tokenizer", **local)
         scheduler = diffusers.DDIMScheduler.from_pretrained(folder / "scheduler", **local)

@@ -56,9 +56,10 @@ def iou(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def instances(out: dict, size: tuple[int, int], threshold: float = 0.5, duplicate_iou: float = 0.8):
-    """(person probabilities, uint8-ready float32 alphas (K, H, W)) of the first image of ``out``."""
+    """(person probabilities (K,), float32 alphas (K, H, W) in [0, 1]) of the people in the first image of
+    ``out`` (an ``Interpreter`` output), ``size`` = (H, W)."""
     probs = out["logits"][0].float().sigmoid()
-    alphas = F.interpolate(out["alphas"][:1].float(), size=size, mode="bilinear", align_corners=False)[0]
+    alphas = F.interpolate(out["alphas"][:1].float(), size=size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
     kept: list[int] = []
     for i in torch.argsort(probs, descending=True).tolist():
         if probs[i] < threshold:

@@ -142,9 +142,9 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        history.append((step + 1, float(loss)))
+        history.append((step + 1, float(loss.detach())))
         if (step + 1) % config["log_every"] == 0 or step + 1 == optim["steps"]:
-            logs.row("log.csv", {"epoch": 0, "step": step + 1, "loss": float(loss),
+            logs.row("log.csv", {"epoch": 0, "step": step + 1, "loss": history[-1][1],
                                  **{k: float(v) for k, v in terms.items()}, "lr": optim["lr"],
                                  "seconds": time.perf_counter() - tick})
         if (step + 1) % config["checkpoint_every"] == 0 or step + 1 == optim["steps"]:
