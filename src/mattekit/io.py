@@ -211,6 +211,24 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def check_settings(path: str | os.PathLike, wanted: dict, made: str = "made") -> None:
+    """A resumable job's settings file: written at ``path`` when absent; when present, a UsageError naming the
+    settings that differ from ``wanted`` (``made`` words the job: "composed", "made")."""
+    import json
+
+    from mattekit.errors import UsageError
+
+    path = Path(path)
+    if path.is_file():
+        found = json.loads(path.read_text())
+        changed = sorted(k for k in wanted if found.get(k) != wanted[k])
+        if changed:
+            raise UsageError(f"{path.parent} was {made} with other settings ({', '.join(changed)} differ); "
+                             "resume with the same ones or choose another output folder.")
+    else:
+        write_text(path, json.dumps(wanted, indent=1) + "\n")
+
+
 def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:
     image_format = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
     # zlib level 1: four times faster than Pillow's default 6 on photos, and about as small

@@ -55,20 +55,6 @@ def image_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def check_settings(out: Path, settings: Settings, prompts: list[str]) -> None:
-    """Write ``settings.json`` for a new set; for an existing one, a UsageError when the settings differ."""
-    wanted = {**asdict(settings), "prompts": prompts}
-    path = out / "settings.json"
-    if path.is_file():
-        found = json.loads(path.read_text())
-        changed = sorted(k for k in wanted if found.get(k) != wanted[k])
-        if changed:
-            raise UsageError(f"{out} was made with other settings ({', '.join(changed)}); "
-                             "resume with the same ones or choose another output folder.")
-        return
-    io.write_text(path, json.dumps(wanted, indent=1))
-
-
 def verdict(probs: np.ndarray, settings: Settings) -> str:
     """Why an image is rejected ('' when kept)."""
     if not settings.min_instances <= len(probs) <= settings.max_instances:
@@ -93,7 +79,7 @@ def synthesize_set(prompts: list[str], settings: Settings, out: str | Path, devi
     out = Path(out)
     if not prompts:
         raise UsageError("no sentences to generate images from.")
-    check_settings(out, settings, prompts)
+    io.check_settings(out / "settings.json", {**asdict(settings), "prompts": prompts})
     device = pick_device(device)
     records = out / "records"
     todo = [i for i in range(len(prompts)) if not (records / f"{i:06d}.json").is_file()]
