@@ -6,8 +6,12 @@ import math
 import torch
 import torch.nn.functional as F
 
+import pytest
+
+from mattekit.errors import UsageError
 from mattekit.models.interpreter import Interpreter, image_loss, interpreter_loss, match
 from mattekit.synthesis.prompts import scene_prompt, scene_prompts
+from mattekit.training.interpreter import batch_names, load_config
 
 
 def square(y0, x0, side=4, size=8):
@@ -80,3 +84,20 @@ def test_prompt_generator_is_deterministic_under_a_seed():
     assert scene_prompt(7, 3) == first[3]
     assert first != scene_prompts(20, seed=8)
     assert len(set(first)) == 20
+
+
+def test_the_shipped_interpreter_config_needs_a_model_and_data_and_reads_eq8_weights():
+    with pytest.raises(UsageError, match="the interpreter task needs model.diffusion"):
+        load_config("configs/interpreter.yaml")
+    cfg = load_config("configs/interpreter.yaml", ["model.diffusion=/m", "data.train=him2k:/d", "optim.steps=5"])
+    assert (cfg["task"], cfg["loss"], cfg["optim"]["steps"]) == ("interpreter", {"class_weight": 0.1,
+                                                                                  "alpha_weight": 1.0}, 5)
+    with pytest.raises(UsageError, match="optim.batch_size must be a whole number of at least 1, not 0"):
+        load_config("configs/interpreter.yaml", ["model.diffusion=/m", "data.train=him2k:/d", "optim.batch_size=0"])
+
+
+def test_training_order_visits_every_image_once_per_pass_and_resumes_alike():
+    names = [f"n{i}" for i in range(5)]
+    order = [n for step in range(5) for n in batch_names(names, seed=1, step=step, batch=2)]
+    assert sorted(order[:5]) == names and sorted(order[5:10]) == names
+    assert batch_names(names, 1, 3, 2) == order[6:8]

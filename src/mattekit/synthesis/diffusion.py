@@ -18,9 +18,9 @@ training, and a generated image's final latent with its prompt for generation, s
 features of one distribution (the paper does not say at which step the generation features are taken).
 
 Example:
-    >>> model = load_model("models/stable-diffusion-v1-5")                   # doctest: +SKIP
-    >>> latent, image = generate(model, "two people on a beach", steps=30, size=768, seed=0)  # doctest: +SKIP
-    >>> levels = features(model, latent, "two people on a beach", 100, torch.Generator().manual_seed(0))  # doctest: +SKIP
+    >>> model, caption = load_model("models/stable-diffusion-v1-5"), "two people on a beach"   # doctest: +SKIP
+    >>> latent, image = generate(model, caption, steps=30, size=768, seed=0)  # doctest: +SKIP
+    >>> levels = features(model, latent, caption, 100, torch.Generator().manual_seed(0))  # doctest: +SKIP
     >>> [tuple(f.shape) for f in levels]                                      # doctest: +SKIP
     [(1, 1357, 12, 12), (1, 1357, 24, 24), (1, 717, 48, 48), (1, 397, 96, 96)]
 """
@@ -92,9 +92,12 @@ def decoder_channels(unet) -> list[int]:
     return out
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
-    """The Stable-Diffusion-layout model in ``folder`` (local files only); InputError when a part is missing."""
+def load_model(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None):
+    """The Stable-Diffusion-layout model in ``folder`` (local files only), in ``dtype`` (default: float16 on CUDA,
+    float32 elsewhere); InputError when a part is missing."""
     diffusers, transformers = import_diffusers()
+    device = torch.device(device)
+    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"--model {folder} is not a folder; give the local folder of a Stable Diffusion model.")
@@ -112,7 +115,6 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu", dtype: to
         scheduler = diffusers.DDIMScheduler.from_pretrained(folder / "scheduler", **local)
     except (OSError, ValueError, KeyError) as e:
         raise InputError(f"{folder} holds a Stable Diffusion part that cannot be read ({e}).") from None
-    device = torch.device(device)
     for part in (unet, vae, text):
         part.to(device).eval().requires_grad_(False)
     return DiffusionModel(unet, vae, text, tokenizer, scheduler, device)

@@ -84,7 +84,7 @@ def synthesize_set(prompts: list[str], settings: Settings, out: str | Path, devi
     records = out / "records"
     todo = [i for i in range(len(prompts)) if not (records / f"{i:06d}.json").is_file()]
     if todo:
-        model = diffusion.load_model(settings.model, device, torch.float16 if device.type == "cuda" else torch.float32)
+        model = diffusion.load_model(settings.model, device)
         interpreter, timestep = read_interpreter(settings.interpreter)
         interpreter.to(device)
         check_channels(interpreter, model)
