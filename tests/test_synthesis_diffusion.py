@@ -220,7 +220,27 @@ def test_filters_reject_images_and_say_why(model, model_dir, tmp_path):
     assert main(base + ["-o", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kept"] == 0 and manifest["images"][0]["reason"] == "1 people, not 2..10"
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n  two people on a beach \n\n")
+    base[1:3] = ["--prompts", str(sentences)]
     assert main(base + ["-o", str(tmp_path / "unsure"), "--min-instances", "1"]) == 0
     manifest = json.loads((tmp_path / "unsure" / "manifest.json").read_text())
     assert manifest["images"][0]["reason"] == "confidence 0.731 < 0.8"
+    assert manifest["images"][0]["prompt"] == "two people on a beach"
     assert not (out / "images").exists() and not (tmp_path / "unsure" / "images").exists()
+
+
+def test_synthesize_errors_are_one_sentence_and_leave_nothing(model, model_dir, tmp_path, capsys):
+    weights = write_interpreter(constant_interpreter(model.channels()), tmp_path / "w.safetensors", 50)
+    out = tmp_path / "out"
+    base = ["synthesize", "--generate", "1", "--interpreter", str(weights), "-o", str(out)]
+    assert main(base + ["--model", str(tmp_path / "no-such-model")]) == 1
+    assert "is not a folder; give the local folder of a Stable Diffusion model" in capsys.readouterr().err
+    assert main(base + ["--model", str(model_dir), "--interpreter", str(model_dir / "unet" /
+                                                                       "diffusion_pytorch_model.safetensors")]) == 1
+    assert "is not an interpreter written by mattekit train" in capsys.readouterr().err
+    (tmp_path / "empty.txt").write_text("\n \n")
+    assert main(["synthesize", "--prompts", str(tmp_path / "empty.txt"), "--model", str(model_dir),
+                 "--interpreter", str(weights), "-o", str(out)]) == 1
+    assert "holds no sentences" in capsys.readouterr().err
+    assert not out.exists()

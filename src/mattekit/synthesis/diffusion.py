@@ -92,18 +92,24 @@ def decoder_channels(unet) -> list[int]:
     return out
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None):
-    """The Stable-Diffusion-layout model in ``folder`` (local files only), in ``dtype`` (default: float16 on CUDA,
-    float32 elsewhere); InputError when a part is missing."""
-    diffusers, transformers = import_diffusers()
-    device = torch.device(device)
-    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+def check_folder(folder: str | Path) -> Path:
+    """``folder`` when it holds the parts of a Stable Diffusion model, else an InputError naming what it lacks."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"--model {folder} is not a folder; give the local folder of a Stable Diffusion model.")
     missing = [p for p in PARTS if not (folder / p).is_dir()]
     if missing:
         raise InputError(f"{folder} is not a Stable Diffusion model folder: it lacks {'/, '.join(missing)}/.")
+    return folder
+
+
+def load_model(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None):
+    """The Stable-Diffusion-layout model in ``folder`` (local files only), in ``dtype`` (default: float16 on CUDA,
+    float32 elsewhere); InputError when a part is missing."""
+    diffusers, transformers = import_diffusers()
+    device = torch.device(device)
+    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+    folder = check_folder(folder)
     local = {"local_files_only": True}
     # without accelerate, diffusers initialises the weights before loading them (slower), and says so
     quick = {"low_cpu_mem_usage": diffusers.utils.is_accelerate_available()}
