@@ -93,14 +93,14 @@ def test_loader_reads_a_local_folder_only_and_names_what_is_missing(model_dir, t
         diffusion.load_model(tmp_path / "partial")
 
 
-def test_features_give_decoder_scales_and_a_map_per_token(model):
+def test_features_give_decoder_scales_and_a_map_per_token(model, model_dir):
     assert (model.vae_factor, model.granularity, model.tokens) == (2, 8, TOKENS)
     image, _ = two_people()
     latent = diffusion.encode(model, image)
     assert latent.shape == (1, 4, 32, 32)
     context = diffusion.embed(model, ["two people"])
     t = torch.tensor([100])
-    plain = model.unet(latent, t, encoder_hidden_states=context).sample  # before the recorder is installed
+    plain = diffusion.load_model(model_dir).unet(latent, t, encoder_hidden_states=context).sample  # no recorder
     levels = diffusion.features(model, latent, "two people", 100, torch.Generator().manual_seed(0))
     # decoder widths (16, 16, 8) at latent/4, /2, /1, each with one channel per text position
     assert [tuple(f.shape) for f in levels] == [(1, 16 + TOKENS, 8, 8), (1, 16 + TOKENS, 16, 16),

@@ -8,7 +8,7 @@ import os
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train GFM from a YAML configuration",
+        "train", help="train GFM (or the task a file names: interpreter) from a YAML configuration",
         description="Settings not in CONFIG keep their defaults (the paper's); KEY=VALUE pairs override both, "
         "e.g. optim.lr=1e-4 data.train=am2k:/data/AM-2k. Run on N GPUs with "
         "`torchrun --nproc_per_node N -m mattekit train CONFIG ...`.")

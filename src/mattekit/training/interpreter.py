@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -110,6 +111,8 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     from mattekit.synthesis.interpret import write_interpreter
     from mattekit.training.trainer import Logs
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UsageError("the interpreter task trains in one process; run it without torchrun.")
     run_dir, optim, timestep = Path(config["run_dir"]), config["optim"], int(config["features"]["timestep"])
     device = pick_device(config["device"])
     torch.manual_seed(config["seed"])
