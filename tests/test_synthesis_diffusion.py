@@ -118,6 +118,19 @@ def test_features_give_decoder_scales_and_a_map_per_token(model, model_dir):
     assert not torch.allclose(levels[-1][:, -TOKENS:], other[-1][:, -TOKENS:])
 
 
+def test_stable_diffusion_1_5_decoder_levels_as_documented():
+    """SD 1.5's U-Net configuration (diffusers' defaults, 768-wide text), built without memory on the meta device."""
+    with torch.device("meta"):
+        unet = diffusers.UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64)
+    assert diffusion.decoder_channels(unet) == [1280, 1280, 640, 320]
+    tap = diffusion.FeatureTap(unet)
+    tap.recording = True
+    with torch.device("meta"):  # a 768 px image: a 96 x 96 latent
+        unet(torch.zeros(1, 4, 96, 96), torch.tensor([100]), encoder_hidden_states=torch.zeros(1, 77, 768))
+    assert [tuple(f.shape[1:]) for f in tap.levels()] == [(1280, 12, 12), (1280, 24, 24), (640, 48, 48),
+                                                          (320, 96, 96)]
+
+
 def test_interpreter_learns_one_images_people_from_the_tiny_models_features(model):
     image, alphas = two_people(32)
     levels = diffusion.features(model, diffusion.encode(model, image), "two people", 100,
