@@ -185,14 +185,16 @@ def him2k_folder(root, count=2):
 def test_train_then_synthesize_a_him2k_set(model, model_dir, tmp_path):
     data = him2k_folder(tmp_path / "real")
     run = tmp_path / "run"
-    assert main(["train", "configs/interpreter.yaml", f"run_dir={run}", f"model.diffusion={model_dir}",
-                 f"data.train=him2k:{data}", "data.size=64", "model.width=32", "model.queries=4", "model.layers=2",
-                 "model.heads=4", "optim.steps=2", "optim.batch_size=2", "checkpoint_every=2", "progress=false",
-                 "log_every=1"]) == 0
+    train = ["train", "configs/interpreter.yaml", f"run_dir={run}", f"model.diffusion={model_dir}",
+             f"data.train=him2k:{data}", "data.size=64", "model.width=32", "model.queries=4", "model.layers=2",
+             "model.heads=4", "optim.batch_size=2", "checkpoint_every=1", "progress=false", "log_every=1"]
+    assert main(train + ["optim.steps=1"]) == 0
+    assert main(train + ["optim.steps=2", "--resume"]) == 0  # continues from step 1
     weights = run / "checkpoints" / "step-00000002.safetensors"
     interpreter, timestep = read_interpreter(weights)
     assert timestep == 100 and interpreter.options["channels"] == model.channels()
-    assert (run / "log.csv").read_text().count("\n") == 3  # header and two steps
+    log = (run / "log.csv").read_text().splitlines()
+    assert [row.split(",")[:2] for row in log] == [["epoch", "step"], ["0", "1"], ["1", "2"]]
 
     known = write_interpreter(constant_interpreter(model.channels()), tmp_path / "known.safetensors", timestep=50)
     out = tmp_path / "set"

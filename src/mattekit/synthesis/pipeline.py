@@ -82,13 +82,13 @@ def synthesize_set(prompts: list[str], settings: Settings, out: str | Path, devi
     interpreter, timestep = read_interpreter(settings.interpreter)
     diffusion.check_folder(settings.model)
     device = pick_device(device)
-    io.check_settings(out / "settings.json", {**asdict(settings), "prompts": prompts})
     records = out / "records"
     todo = [i for i in range(len(prompts)) if not (records / f"{i:06d}.json").is_file()]
     if todo:
         model = diffusion.load_model(settings.model, device)
         interpreter.to(device)
         check_channels(interpreter, model)
+    io.check_settings(out / "settings.json", {**asdict(settings), "prompts": prompts})
     bar = tqdm(todo, disable=not progress, unit="image", initial=len(prompts) - len(todo), total=len(prompts))
     kept = 0
     for index in bar:

@@ -136,7 +136,8 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         levels, targets = [], []
         for k, name in enumerate(batch_names(data.names, config["seed"], step, optim["batch_size"])):
             image, alphas, caption = data.load(name, bool(flips[k]) and config["data"]["flip"])
-            noise = torch.Generator().manual_seed(config["seed"] * 1_000_003 + step * 97 + k)
+            noise = torch.Generator().manual_seed(int(np.random.SeedSequence([config["seed"], step, k])
+                                                      .generate_state(1)[0]))
             levels.append(diffusion.features(sd, diffusion.encode(sd, image), caption, timestep, noise))
             targets.append(torch.from_numpy(alphas).to(device))
         model.train()
@@ -147,10 +148,12 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         optimizer.step()
         history.append((step + 1, float(loss.detach())))
         if (step + 1) % config["log_every"] == 0 or step + 1 == optim["steps"]:
-            logs.row("log.csv", {"epoch": 0, "step": step + 1, "loss": history[-1][1],
+            epoch = step * optim["batch_size"] // len(data.names)
+            logs.row("log.csv", {"epoch": epoch, "step": step + 1, "loss": history[-1][1],
                                  **{k: float(v) for k, v in terms.items()}, "lr": optim["lr"],
                                  "seconds": time.perf_counter() - tick})
         if (step + 1) % config["checkpoint_every"] == 0 or step + 1 == optim["steps"]:
             checkpoints.save(run_dir / "checkpoints", model, optimizer, None,
-                             {"epoch": 0, "step": step + 1, "best": None}, config["keep"], write=write)
+                             {"epoch": (step + 1) * optim["batch_size"] // len(data.names), "step": step + 1,
+                              "best": None}, config["keep"], write=write)
     return history
