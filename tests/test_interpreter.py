@@ -11,7 +11,7 @@ import pytest
 from mattekit.errors import UsageError
 from mattekit.models.interpreter import Interpreter, image_loss, interpreter_loss, match
 from mattekit.synthesis.prompts import scene_prompt, scene_prompts
-from mattekit.training.interpreter import batch_names, load_config
+from mattekit.training.interpreter import batch_indices, load_config
 
 
 def square(y0, x0, side=4, size=8):
@@ -97,7 +97,7 @@ def test_the_shipped_interpreter_config_needs_a_model_and_data_and_reads_eq8_wei
 
 
 def test_training_order_visits_every_image_once_per_pass_and_resumes_alike():
-    names = [f"n{i}" for i in range(5)]
-    order = [n for step in range(5) for n in batch_names(names, seed=1, step=step, batch=2)]
-    assert sorted(order[:5]) == names and sorted(order[5:10]) == names
-    assert batch_names(names, 1, 3, 2) == order[6:8]
+    order = [pair for step in range(5) for pair in batch_indices(5, seed=1, step=step, batch=2)]
+    assert [e for e, _ in order] == [0] * 5 + [1] * 5
+    assert sorted(i for _, i in order[:5]) == list(range(5)) == sorted(i for _, i in order[5:])
+    assert batch_indices(5, 1, 3, 2) == order[6:8]

@@ -195,6 +195,8 @@ def test_train_then_synthesize_a_him2k_set(model, model_dir, tmp_path):
     assert timestep == 100 and interpreter.options["channels"] == model.channels()
     log = (run / "log.csv").read_text().splitlines()
     assert [row.split(",")[:2] for row in log] == [["epoch", "step"], ["0", "1"], ["1", "2"]]
+    assert main(train + ["optim.steps=2", f"run_dir={tmp_path / 'straight'}"]) == 0  # stopping changes nothing
+    assert (tmp_path / "straight" / "log.csv").read_text().splitlines()[2].split(",")[2] == log[2].split(",")[2]
 
     known = write_interpreter(constant_interpreter(model.channels()), tmp_path / "known.safetensors", timestep=50)
     out = tmp_path / "set"
