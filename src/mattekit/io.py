@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
 
-from mattekit.errors import InputError
+from mattekit.errors import InputError, UsageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -214,10 +215,6 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def check_settings(path: str | os.PathLike, wanted: dict, made: str = "made") -> None:
     """A resumable job's settings file: written at ``path`` when absent; when present, a UsageError naming the
     settings that differ from ``wanted`` (``made`` words the job: "composed", "made")."""
-    import json
-
-    from mattekit.errors import UsageError
-
     path = Path(path)
     if path.is_file():
         found = json.loads(path.read_text())

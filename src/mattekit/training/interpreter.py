@@ -195,7 +195,9 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     task.diffusion_model(device)
     model = task.build(marker is None).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=optim["lr"], weight_decay=optim["weight_decay"])
-    state = checkpoints.restore(marker, model, optimizer, None) if marker else {"epoch": 0, "step": 0, "best": None}
+    state = {"epoch": 0, "step": 0, "best": None}
+    if marker:
+        state = checkpoints.restore(marker, model, optimizer, None, task.read_weights)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoints.atomic_write(run_dir / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(config)))
     logs, history, step = Logs(run_dir, state["step"], True), [], state["step"]
@@ -219,6 +221,5 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
                                  "lr": optim["lr"], "seconds": time.perf_counter() - tick})
         if (step + 1) % config["checkpoint_every"] == 0 or step + 1 == optim["steps"]:
             checkpoints.save(run_dir / "checkpoints", model, optimizer, None,
-                             {"epoch": epoch, "step": step + 1, "best": None}, config["keep"],
-                             write=task.write_weights)
+                             {"epoch": epoch, "step": step + 1, "best": None}, task.write_weights, config["keep"])
     return history
