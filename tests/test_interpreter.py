@@ -101,3 +101,10 @@ def test_training_order_visits_every_image_once_per_pass_and_resumes_alike():
     assert [e for e, _ in order] == [0] * 5 + [1] * 5
     assert sorted(i for _, i in order[:5]) == list(range(5)) == sorted(i for _, i in order[5:])
     assert batch_indices(5, 1, 3, 2) == order[6:8]
+
+
+def test_train_names_an_unknown_task(tmp_path, capsys):
+    from mattekit.cli import main
+    (tmp_path / "c.yaml").write_text("task: painter\n")
+    assert main(["train", str(tmp_path / "c.yaml")]) == 2
+    assert "unknown training task 'painter'" in capsys.readouterr().err
