@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
 
-from mattekit.errors import InputError
+from mattekit.errors import InputError, UsageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -245,6 +246,20 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def check_settings(path: str | os.PathLike, wanted: dict, made: str = "made") -> None:
+    """A resumable job's settings file: written at ``path`` when absent; when present, a UsageError naming the
+    settings that differ from ``wanted`` (``made`` words the job: "composed", "made")."""
+    path = Path(path)
+    if path.is_file():
+        found = json.loads(path.read_text())
+        changed = sorted(k for k in wanted if found.get(k) != wanted[k])
+        if changed:
+            raise UsageError(f"{path.parent} was {made} with other settings ({', '.join(changed)} differ); "
+                             "resume with the same ones or choose another output folder.")
+    else:
+        write_text(path, json.dumps(wanted, indent=1) + "\n")
 
 
 def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:

@@ -17,7 +17,7 @@ import sys
 from mattekit.errors import MattekitError
 
 VERBS = ("predict", "interact", "serve", "demo", "models", "eval", "complexity", "compose", "denoise", "backgrounds",
-         "export_onnx", "metrics", "train")
+         "export_onnx", "metrics", "train", "synthesize")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train GFM (also under torchrun for DDP)."""
+"""``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train GFM (also under torchrun for DDP), or the task
+the file names with ``task:`` (``interpreter``: DFIMat's diffusion-feature interpreter, one process)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train GFM from a YAML configuration",
+        "train", help="train GFM (or the task a file names: interpreter) from a YAML configuration",
         description="Settings not in CONFIG keep their defaults (the paper's); KEY=VALUE pairs override both, "
         "e.g. optim.lr=1e-4 data.train=am2k:/data/AM-2k. Run on N GPUs with "
         "`torchrun --nproc_per_node N -m mattekit train CONFIG ...`.")
@@ -18,9 +19,17 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mattekit.training.config import load_config
-    from mattekit.training.trainer import train
+    from mattekit.errors import UsageError
+    from mattekit.training.config import read_settings
 
+    task = read_settings(args.config).get("task", "gfm")
+    if task == "gfm":
+        from mattekit.training.config import load_config
+        from mattekit.training.trainer import train
+    elif task == "interpreter":
+        from mattekit.training.interpreter import load_config, train
+    else:
+        raise UsageError(f"unknown training task {task!r} in {args.config}; use gfm or interpreter.")
     history = train(load_config(args.config, args.overrides), resume=args.resume)
     if history and os.environ.get("RANK", "0") == "0":
         print(f"trained to step {history[-1][0]}, last loss {history[-1][1]:.4f}")

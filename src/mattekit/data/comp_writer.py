@@ -30,7 +30,6 @@ from tqdm import tqdm
 from mattekit import io
 from mattekit.data.comp_track import CompTrack, denoise_jobs, precompute
 from mattekit.data.composition import compose_full, draw_recipe
-from mattekit.errors import UsageError
 
 FOLDERS = ("image", "alpha", "fg", "bg")
 
@@ -95,25 +94,11 @@ def _read_manifest(path: Path) -> dict[str, dict]:
     return records
 
 
-
-
-def _check_settings(out: Path, wanted: dict) -> None:
-    path = out / "compose.json"
-    if path.is_file():
-        found = json.loads(path.read_text())
-        changed = sorted(k for k in wanted if found.get(k) != wanted[k])
-        if changed:
-            raise UsageError(f"{out} was composed with other settings ({', '.join(changed)} differ); "
-                             "resume with the same ones or choose another output folder.")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        io.write_text(path, json.dumps(wanted, indent=1) + "\n")
-
-
 def write_comp_track(track: CompTrack, out: str | os.PathLike, workers: int = 1, progress: bool = True) -> dict:
     """Write every sample of ``track`` under ``out``; returns counts of written, skipped and denoised images."""
     out = Path(out)
-    _check_settings(out, settings(track))
+    out.mkdir(parents=True, exist_ok=True)
+    io.check_settings(out / "compose.json", settings(track), "composed")
     manifest = out / "manifest.jsonl"
     records = _read_manifest(manifest)
     todo = [i for i in range(len(track)) if not _done(out, records.get(sample_name(track, i)))]

@@ -1,5 +1,5 @@
-"""Training checkpoints in ``RUN_DIR/checkpoints``: ``step-NNNNNNNN.safetensors`` (the model, loadable by the gfm
-engine), ``.optim.pt`` (optimizer, grad-scaler and RNG state: tensors and numbers only, read back with
+"""Training checkpoints in ``RUN_DIR/checkpoints``: ``step-NNNNNNNN.safetensors`` (the model as the task writes it,
+loadable by its engine), ``.optim.pt`` (optimizer, grad-scaler and RNG state: tensors and numbers only, read back with
 ``weights_only=True``) and ``.json`` (epoch, step, best score), each written atomically, the JSON last: a
 checkpoint counts only once its JSON exists. ``best.safetensors``/``best.json`` hold the best validated model.
 
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-from mattekit.engines.gfm_weights import complete_aliases, read_weights, write_weights
 from mattekit.errors import UsageError
 from mattekit.io import atomic_path
 
@@ -27,8 +26,9 @@ def atomic_write(path: Path, write) -> None:
         write(tmp)
 
 
-def save(folder: Path, model, optimizer, scaler, state: dict, keep: int = 2) -> Path:
-    """Write the checkpoint of ``state["step"]`` and drop all but the ``keep`` newest."""
+def save(folder: Path, model, optimizer, scaler, state: dict, write_weights, keep: int = 2) -> Path:
+    """Write the checkpoint of ``state["step"]`` (the model with ``write_weights(model, path)``) and drop all but
+    the ``keep`` newest."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"step-{state['step']:08d}"
     write_weights(model, stem.with_suffix(".safetensors"))
@@ -49,11 +49,11 @@ def latest(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def restore(marker: Path, model, optimizer, scaler) -> dict:
-    """Load the checkpoint whose JSON is ``marker`` into ``model``/``optimizer``/``scaler``; its state."""
+def restore(marker: Path, model, optimizer, scaler, read_weights) -> dict:
+    """Load the checkpoint whose JSON is ``marker`` into ``model`` (with ``read_weights(model, path)``),
+    ``optimizer`` and ``scaler``; its state."""
     stem = marker.with_suffix("")
-    weights, _ = read_weights(stem.with_suffix(".safetensors"))
-    model.load_state_dict(complete_aliases(model, weights), strict=True)
+    read_weights(model, stem.with_suffix(".safetensors"))
     extra = torch.load(stem.with_suffix(".optim.pt"), map_location="cpu", weights_only=True)
     optimizer.load_state_dict(extra["optimizer"])
     if scaler is not None and "scaler" in extra:

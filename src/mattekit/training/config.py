@@ -104,20 +104,25 @@ def parse_override(text: str) -> dict:
     return out
 
 
+def read_settings(path: str | Path) -> dict:
+    """The mapping of settings in the YAML file at ``path``; InputError when it is missing or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"training configuration {path} does not exist.")
+    try:
+        loaded = read_yaml(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{path} is not valid YAML ({str(e).splitlines()[0]}).") from None
+    if not isinstance(loaded, dict):
+        raise InputError(f"{path} must hold a mapping of settings.")
+    return loaded
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
     """The defaults, updated by the YAML file at ``path`` (if any), then by each override in turn."""
     config = DEFAULTS
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"training configuration {path} does not exist.")
-        try:
-            loaded = read_yaml(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputError(f"{path} is not valid YAML ({str(e).splitlines()[0]}).") from None
-        if not isinstance(loaded, dict):
-            raise InputError(f"{path} must hold a mapping of settings.")
-        config = merge(config, loaded)
+        config = merge(config, read_settings(path))
     for text in overrides:
         config = merge(config, parse_override(text))
     if config["optim"]["batch_size"] is None:

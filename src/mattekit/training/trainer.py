@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from mattekit.engines.gfm import STRATEGIES, GFMEngine, autocast_dtype, pick_device
+from mattekit.engines.gfm_weights import complete_aliases, read_weights, write_weights
 from mattekit.errors import UsageError
 from mattekit.models.gfm import GFM
 from mattekit.training import checkpoints
@@ -162,6 +163,11 @@ def validate(model: GFM, config: dict, device: torch.device) -> dict[str, float]
     return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
 
 
+def read_gfm_weights(model: GFM, path) -> None:
+    weights, _ = read_weights(path)
+    model.load_state_dict(complete_aliases(model, weights), strict=True)
+
+
 def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     """Train as ``config`` says (see ``mattekit.training.config``); returns this run's (step, loss) pairs."""
     rank, world, device = start_processes(config)
@@ -186,7 +192,7 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     state = {"epoch": 0, "step": 0, "best": None}
     if marker is not None:
-        state = checkpoints.restore(marker, model, optimizer, scaler)
+        state = checkpoints.restore(marker, model, optimizer, scaler, read_gfm_weights)
     net = model
     if world > 1:
         if optim["sync_bn"] and device.type == "cuda":
@@ -278,7 +284,7 @@ def finish(model, optimizer, scaler, state: dict, config: dict, rank: int, world
             if better:
                 state["best"] = scores[val["metric"]]
             logs.row("val.csv", {"epoch": state["epoch"], "step": state["step"], **scores, "best": int(better)})
-        marker = checkpoints.save(folder, model, optimizer, scaler, state, config["keep"])
+        marker = checkpoints.save(folder, model, optimizer, scaler, state, write_weights, config["keep"])
         if due and better:
             checkpoints.save_best(folder, marker, {"step": state["step"], val["metric"]: state["best"]})
     if world > 1:
