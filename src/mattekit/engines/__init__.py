@@ -25,8 +25,10 @@ from mattekit.matte import Matte
 # name -> "module:class"; the class takes (weights=None, **options).
 ENGINES: dict[str, str] = {
     "default": "mattekit.engines.default:DefaultEngine",
+    "dfimat": "mattekit.engines.dfimat:DFIMatEngine",
     "gfm": "mattekit.engines.gfm:GFMEngine",
     "interactive": "mattekit.engines.interactive:InteractiveEngine",
+    "mrn": "mattekit.engines.dfimat:MRNEngine",
 }
 
 
