@@ -1,5 +1,10 @@
 """Training configuration: a YAML file over the defaults, then ``key.sub=value`` overrides from the command line.
 
+``task`` chooses what is trained (``training.tasks``): ``gfm`` (the default), or DFIMat's ``iscn`` and ``mrn``
+stages, whose own settings are in ``dfimat`` (``model.imagenet``/``imagenet_weights`` apply to ISCN's backbone;
+``model.backbone``, ``rosta``, ``options`` and ``loss`` are GFM's). The defaults below are GFM's paper settings;
+DFIMat's (Adam 5e-4, cosine, 150/75 epochs) are in ``configs/dfimat_*.yaml``.
+
 Defaults are the paper's (seed 001 §5.2): Adam with a fixed learning rate of 1e-5, batch 32 for ResNet-34, 8 for
 ResNet-101 and 4 for DenseNet-121 (``optim.batch_size: null`` picks it), 500 epochs (ORI-Track; the COMP-Track
 used 100), 320×320 crops. ``optim.batch_size`` is the global batch: with N processes each takes 1/N of it.
@@ -23,6 +28,7 @@ from mattekit.errors import InputError, UsageError
 PAPER_BATCH = {"r34": 32, "r34_2b": 32, "r101": 8, "d121": 4, "efficientnet_lite0": 32}
 
 DEFAULTS: dict = {
+    "task": "gfm",               # gfm, iscn or mrn (DFIMat's two stages); see training.tasks
     "run_dir": "runs/gfm",
     "seed": 0,
     "device": "auto",
@@ -30,10 +36,11 @@ DEFAULTS: dict = {
     "progress": True,
     "model": {"backbone": "r34", "rosta": "tt", "imagenet": True, "imagenet_weights": None, "options": {}},
     "data": {
-        "track": "ori",          # ori: real images from a dataset reader; comp: composites made online
+        "track": "ori",          # ori: real images from a dataset reader; comp: composites made online;
+                                 # synth: multi-person scenes (DFIMat tasks)
         "train": None,           # ori: KIND:PATH of any reader (e.g. am2k:/data/AM-2k, folder:/data/x)
         "split": None,           # ori: the reader's split (default: its training split where it has one)
-        "fg": None, "bg": None,  # comp: foreground folder (image/, alpha/) and background folder
+        "fg": None, "bg": None,  # comp, synth: foreground folder (image/, alpha/) and background folder
         "mode": "rssn",          # comp: coco, bg20k or rssn
         "per_foreground": 5,     # comp: backgrounds per foreground (the paper's K)
         "foreground_method": "cf",  # comp: foreground colours when fg/ is absent (cf: Levin et al., the paper)
@@ -46,7 +53,19 @@ DEFAULTS: dict = {
     "val": {"dataset": None, "split": None, "every": 10, "strategy": None, "protocol": "gfm", "metric": "sad",
             "limit": None, "max_size": 1600},
     "optim": {"lr": 1e-5, "batch_size": None, "epochs": 500, "max_steps": None, "amp": True, "freeze_bn": False,
-              "sync_bn": True},
+              "sync_bn": True, "schedule": "constant"},  # schedule: constant or cosine (DFIMat)
+    "dfimat": {                  # the iscn and mrn tasks (training.task_dfimat)
+        "preset": "dfimat",      # dfimat, dfimat-s or tiny (models.dfimat.settings)
+        "settings": {},          # ISCN or MRN settings changed from the preset
+        "interaction": "mixed",  # simulated user: click, scribble, box, text or mixed
+        "rounds": 5,             # rounds per sample: up to rounds-1 without gradients before the trained one
+        "points": None,          # iscn: Eq. 6 mask terms on this many points per mask (None: every 1/4 pixel)
+        "deep_supervision": True,  # iscn: Eq. 6 on every decoder layer's prediction too
+        "scenes": 1000,          # synthesised scenes per epoch
+        "people": None,          # people per scene (None: 2-4 drawn)
+        "coarse": "iscn",        # mrn: coarse masks from the frozen ISCN, or perturbed ground truth
+        "iscn_weights": None,    # mrn: the trained ISCN stage's weight file
+    },
     "loss": {"official": False},
     "checkpoint_every": 0,       # steps between checkpoints (0: at the end of every epoch)
     "keep": 2,                   # checkpoints kept besides the best one
@@ -58,10 +77,12 @@ DEFAULTS: dict = {
 # settings are checked where they are used
 MINIMA = {"seed": 0, "checkpoint_every": 0, "keep": 0, "log_every": 1,
           "data.output": 32, "data.repeat": 1, "data.workers": 0, "data.per_foreground": 1,
-          "val.every": 1, "val.limit": 1, "val.max_size": 32,
+          "val.every": 1, "val.limit": 1, "val.max_size": 32, "dfimat.rounds": 1, "dfimat.scenes": 1,
+          "dfimat.points": 1, "dfimat.people": 1,
           "optim.lr": 0.0, "optim.batch_size": 1, "optim.epochs": 1, "optim.max_steps": 1}
 FLAGS = ("deterministic", "progress", "model.imagenet", "data.augment", "optim.amp", "optim.freeze_bn",
-         "optim.sync_bn", "loss.official")
+         "optim.sync_bn", "loss.official", "dfimat.deep_supervision")
+SCHEDULES = ("constant", "cosine")
 
 
 class SettingsLoader(yaml.SafeLoader):
@@ -84,7 +105,7 @@ def merge(base: dict, extra: dict, where: str = "") -> dict:
     for key, value in extra.items():
         if key not in base:
             raise UsageError(f"unknown training setting '{where}{key}'; known: {', '.join(sorted(base))}.")
-        if isinstance(base[key], dict) and key != "options":
+        if isinstance(base[key], dict) and key not in ("options", "settings"):
             if not isinstance(value, dict):
                 raise UsageError(f"training setting {where}{key} must be a mapping, not {value!r}.")
             out[key] = merge(base[key], value, f"{where}{key}.")
@@ -153,6 +174,11 @@ def check_values(config: dict) -> None:
     for key in FLAGS:
         if not isinstance(setting(config, key), bool):
             raise UsageError(f"training setting {key} must be true or false, not {setting(config, key)!r}.")
+    if config["optim"]["schedule"] not in SCHEDULES:
+        raise UsageError(f"training setting optim.schedule must be one of {', '.join(SCHEDULES)}, not "
+                         f"{config['optim']['schedule']!r}.")
+    if not isinstance(config["dfimat"]["settings"], dict):
+        raise UsageError(f"training setting dfimat.settings must be a mapping, not {config['dfimat']['settings']!r}.")
     if config["data"]["output"] % 32:
         raise UsageError(f"training setting data.output must be a multiple of 32 (GFM's input sizes), "
                          f"not {config['data']['output']}.")

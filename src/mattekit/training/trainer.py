@@ -1,5 +1,5 @@
-"""The GFM training loop: one process or many (DDP under ``torchrun``), AMP on GPU, exact resume, logs,
-validation with the benchmark metrics and best-checkpoint selection.
+"""The training loop of every task (``training.tasks``: GFM, DFIMat's ISCN and MRN): one process or many (DDP under
+``torchrun``), AMP on GPU, exact resume, logs, validation and best-checkpoint selection.
 
 Run with ``mattekit train CONFIG.yaml [key=value ...] [--resume]``, or on N processes/GPUs with
 ``torchrun --nproc_per_node N -m mattekit train ...`` (several nodes likewise with torchrun's rendezvous options).
@@ -13,6 +13,9 @@ learning rate, images per second), ``val.csv``, ``checkpoints/`` (see ``checkpoi
 when the ``tensorboard`` package is installed. ``--resume`` continues from the newest checkpoint exactly: same
 weights, optimizer moments, random state, and the same remaining samples of the interrupted epoch.
 
+The learning rate is ``optim.lr`` throughout (``optim.schedule: constant``) or follows a cosine from ``optim.lr``
+at the first step to 0 after the last (``cosine``), a function of the step, so a resumed run continues it exactly.
+
 Example:
     >>> from mattekit.training.config import load_config
     >>> train(load_config("configs/gfm_lite0_shared.yaml"))      # doctest: +SKIP
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 import os
 import time
 from contextlib import nullcontext
@@ -34,13 +38,10 @@ import yaml
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from mattekit.engines.gfm import STRATEGIES, GFMEngine, autocast_dtype, pick_device
-from mattekit.engines.gfm_weights import complete_aliases, read_weights, write_weights
+from mattekit.engines.gfm import autocast_dtype, pick_device
 from mattekit.errors import UsageError
-from mattekit.models.gfm import GFM
 from mattekit.training import checkpoints
-from mattekit.training.data import to_batch, training_set
-from mattekit.training.losses import gfm_loss
+from mattekit.training.tasks import build_task
 
 
 class SkipSampler(torch.utils.data.Sampler):
@@ -68,10 +69,6 @@ def start_processes(config: dict) -> tuple[int, int, torch.device]:
     if cuda:
         torch.cuda.set_device(local)
     return rank, world, torch.device(f"cuda:{local}" if cuda else "cpu")
-
-
-def rostas_of(rosta: str) -> tuple[str, ...]:
-    return ("tt", "ft", "bt") if rosta == "rim" else (rosta,)
 
 
 def set_batch_norm_eval(model: torch.nn.Module) -> None:
@@ -124,48 +121,11 @@ class Logs:
                     self.board.add_scalar(f"{name.removesuffix('.csv')}/{key}", value, values["step"])
 
 
-def check_validation(config: dict) -> None:
-    """Fail before training, not at the first validation: the dataset opens, strategy, protocol and metric exist."""
-    from mattekit.data.datasets import open_dataset
-    from mattekit.evaluation.metrics import DIM_KEYS, GFM_KEYS, GFM_TRIMAP_KEYS, PROTOCOLS
-    val = config["val"]
-    if not val["dataset"]:
-        return
-    if val["strategy"] not in (None,) + STRATEGIES:
-        raise UsageError(f"val.strategy must be one of {', '.join(STRATEGIES)}, not {val['strategy']!r}.")
-    if val["protocol"] not in PROTOCOLS:
-        raise UsageError(f"val.protocol must be one of {', '.join(PROTOCOLS)}, not {val['protocol']!r}.")
-    metrics = DIM_KEYS if val["protocol"] == "dim" else GFM_KEYS + GFM_TRIMAP_KEYS
-    if val["metric"] not in metrics:
-        raise UsageError(f"val.metric must be one of {', '.join(metrics)} under the {val['protocol']} protocol, "
-                         f"not {val['metric']!r}.")
-    dataset = open_dataset(val["dataset"], val["split"])
-    if val["metric"] in GFM_TRIMAP_KEYS and not dataset.has_trimaps:
-        raise UsageError(f"val.metric {val['metric']} is measured in trimap regions, and {val['dataset']} has "
-                         "images without a trimap.")
-
-
-def validate(model: GFM, config: dict, device: torch.device) -> dict[str, float]:
-    """Mean benchmark metrics (``mattekit.evaluation.metrics.evaluate``) of ``model`` on ``val.dataset``."""
-    from mattekit.data.datasets import open_dataset
-    from mattekit.evaluation.metrics import evaluate
-    val = config["val"]
-    dataset = open_dataset(val["dataset"], val["split"])
-    names = dataset.names[: val["limit"]] if val["limit"] else dataset.names
-    engine = GFMEngine.from_models([model], strategy=val["strategy"], max_size=val["max_size"], device=device,
-                                   foreground=False, optimise=False)
-    scores = []
-    model.eval()
-    for name in names:
-        sample = dataset.load(name)
-        alpha = engine.predict(sample.image).alpha
-        scores.append(evaluate(alpha, sample.alpha, sample.trimap, protocol=val["protocol"]))
-    return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
-
-
-def read_gfm_weights(model: GFM, path) -> None:
-    weights, _ = read_weights(path)
-    model.load_state_dict(complete_aliases(model, weights), strict=True)
+def learning_rate(optim: dict, step: int, last_step: int) -> float:
+    """The learning rate of step ``step`` (counted from 0) of ``last_step``."""
+    if optim["schedule"] == "cosine":
+        return optim["lr"] * 0.5 * (1 + math.cos(math.pi * step / last_step))
+    return optim["lr"]
 
 
 def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
@@ -175,24 +135,22 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     if optim["batch_size"] % world:
         raise UsageError(f"optim.batch_size {optim['batch_size']} does not split over {world} processes.")
     per_rank = optim["batch_size"] // world
-    check_validation(config)
+    task = build_task(config)
+    task.check_validation()
     torch.manual_seed(config["seed"])
     torch.set_flush_denormal(True)  # denormal floats make CPU training up to 100x slower
     torch.backends.cudnn.deterministic = bool(config["deterministic"])
     torch.backends.cudnn.benchmark = not config["deterministic"]
     marker = checkpoints.check_fresh(run_dir / "checkpoints", resume)
 
-    spec = config["model"]
-    model = GFM(spec["backbone"], spec["rosta"], **spec["options"])
-    if spec["imagenet"] and marker is None:
-        model.load_imagenet(spec["imagenet_weights"])
+    model = task.build(fresh=marker is None)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=optim["lr"])
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=optim["lr"])
     dtype = autocast_dtype(device, "auto") if optim["amp"] else None
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     state = {"epoch": 0, "step": 0, "best": None}
     if marker is not None:
-        state = checkpoints.restore(marker, model, optimizer, scaler, read_gfm_weights)
+        state = checkpoints.restore(marker, model, optimizer, scaler, task.read_weights)
     net = model
     if world > 1:
         if optim["sync_bn"] and device.type == "cuda":
@@ -200,7 +158,7 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
-    dataset = training_set(config, rostas_of(spec["rosta"]))
+    dataset = task.dataset()
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config["seed"],
                                  drop_last=True)
     steps_per_epoch = len(sampler) // per_rank
@@ -226,19 +184,19 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         # the colour estimation (numba) in the child
         loader = DataLoader(dataset, batch_size=per_rank, drop_last=True, num_workers=workers,
                             sampler=SkipSampler(sampler, (step % steps_per_epoch) * per_rank),
-                            multiprocessing_context="forkserver" if workers else None,
+                            multiprocessing_context="forkserver" if workers else None, collate_fn=task.collate,
                             pin_memory=device.type == "cuda")
         for collated in loader:
             tick = time.perf_counter()
-            batch = to_batch(collated, device)
+            batch = task.to_batch(collated, device)
             net.train()
             if optim["freeze_bn"]:
                 set_batch_norm_eval(net)
             cast = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
-            with cast:
-                out = net(batch["image"] * 255)
-            out = {k: v.float() for k, v in out.items()}
-            loss, terms = gfm_loss(out, batch, spec["rosta"], config["loss"]["official"])
+            lr = learning_rate(optim, step, last_step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss, terms = task.loss(net, batch, cast)
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
             if scaler:
@@ -256,13 +214,13 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
             if step % config["log_every"] == 0 or step == last_step:
                 seconds = time.perf_counter() - tick
                 logs.row("log.csv", {"epoch": epoch, "step": step, "loss": float(values[0]),
-                                     **{k: float(v) for k, v in zip(terms, values[1:])}, "lr": optim["lr"],
+                                     **{k: float(v) for k, v in zip(terms, values[1:])}, "lr": lr,
                                      "images_per_s": optim["batch_size"] / seconds, "seconds": seconds})
             end_of_epoch = step % steps_per_epoch == 0
             if (config["checkpoint_every"] and step % config["checkpoint_every"] == 0) or end_of_epoch \
                     or step == last_step:
                 state = {"epoch": step // steps_per_epoch, "step": step, "best": state["best"]}
-                finish(model, optimizer, scaler, state, config, rank, world, device, logs, end_of_epoch)
+                finish(task, model, optimizer, scaler, state, config, rank, world, device, logs, end_of_epoch)
             if step == last_step:
                 break
     bar.close()
@@ -271,7 +229,7 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     return history
 
 
-def finish(model, optimizer, scaler, state: dict, config: dict, rank: int, world: int, device, logs: Logs,
+def finish(task, model, optimizer, scaler, state: dict, config: dict, rank: int, world: int, device, logs: Logs,
            end_of_epoch: bool) -> None:
     """Checkpoint (rank 0), and after every ``val.every`` epochs validate and keep the best model."""
     folder = Path(config["run_dir"]) / "checkpoints"
@@ -279,12 +237,12 @@ def finish(model, optimizer, scaler, state: dict, config: dict, rank: int, world
     due = end_of_epoch and val["dataset"] and state["epoch"] % val["every"] == 0
     if rank == 0:
         if due:
-            scores = validate(model, config, device)
+            scores = task.validate(model, device)
             better = state["best"] is None or scores[val["metric"]] < state["best"]
             if better:
                 state["best"] = scores[val["metric"]]
             logs.row("val.csv", {"epoch": state["epoch"], "step": state["step"], **scores, "best": int(better)})
-        marker = checkpoints.save(folder, model, optimizer, scaler, state, write_weights, config["keep"])
+        marker = checkpoints.save(folder, model, optimizer, scaler, state, task.write_weights, config["keep"])
         if due and better:
             checkpoints.save_best(folder, marker, {"step": state["step"], val["metric"]: state["best"]})
     if world > 1:

@@ -104,17 +104,18 @@ class VisualSampler(nn.Module):
         pooled = mask_features.new_zeros(batch, count, hidden)
         valid = torch.zeros(batch, count, dtype=torch.bool, device=device)
         for b, target in enumerate(targets):
-            for p in range(target.masks.shape[0]):
-                mask = target.masks[p].to(device)
-                if not mask.any():
-                    continue
-                valid[b, p] = True
-                points = sample_points(mask, self.points, self.training)
-                where = slice(p * self.points, (p + 1) * self.points)
-                sign = self.polarity.weight[int(bool(target.positive[p]))]
-                for level, (feature, pos) in enumerate(zip(levels, positions)):
-                    tokens[level][b, where] = self.level_maps[level](sample_features(feature[b], points, size)) + sign
-                    token_pos[level][b, where] = sample_features(pos, points, size)
-                pooled[b, p] = sample_features(mask_features[b], points, size).mean(0)
+            masks = target.masks.to(device)
+            present = [p for p in range(masks.shape[0]) if masks[p].any()]
+            if not present:
+                continue
+            valid[b, present] = True
+            points = torch.cat([sample_points(masks[p], self.points, self.training) for p in present])
+            where = torch.cat([torch.arange(p * self.points, (p + 1) * self.points, device=device) for p in present])
+            signs = self.polarity(target.positive.to(device)[present].long()).repeat_interleave(self.points, 0)
+            for level, (feature, pos) in enumerate(zip(levels, positions)):
+                tokens[level][b, where] = self.level_maps[level](sample_features(feature[b], points, size)) + signs
+                token_pos[level][b, where] = sample_features(pos, points, size)
+            pooled[b, present] = sample_features(mask_features[b], points, size).view(len(present), self.points,
+                                                                                       -1).mean(1)
         owner = torch.arange(count, device=device).repeat_interleave(self.points).expand(batch, n)
         return tokens, token_pos, pooled, valid, owner

@@ -1,0 +1,268 @@
+"""DFIMat's two training stages as tasks of ``mattekit.training.trainer`` (Jiao et al., ACCV 2024, arXiv 2410.09788,
+§5.1): ``iscn`` first, then ``mrn`` with the trained ISCN frozen.
+
+Data (``data.track: synth``): multi-person scenes synthesised online from the portraits in ``data.fg`` (a folder
+with ``image/`` and ``alpha/``) over the backgrounds in ``data.bg`` (``training.dfimat_data``), ``dfimat.scenes``
+per epoch, ``data.output`` pixels square; ``data.augment: false`` keeps the same scenes every epoch.
+
+ISCN: each sample plays the simulated user (``training.dfimat_interaction``, ``dfimat.interaction``: click,
+scribble, box, text or mixed): round 1 from the ground truth, then a seeded random number (0 to
+``dfimat.rounds`` − 1) of rounds without gradients, the network in inference mode, each adding corrections in the
+error areas of its prediction with the conflict map and previous mask of the Session; the next round is trained
+with Eq. 6 (``training.dfimat_losses.iscn_loss``; ``dfimat.points``: point sampling, ``dfimat.deep_supervision``).
+
+MRN: the coarse mask of the target is ISCN's after the same simulated rounds (``dfimat.coarse: iscn``, ISCN from
+``dfimat.iscn_weights``, frozen) or the ground truth perturbed as Mask Guided Matting does (``perturbed``); loss
+Eq. 7 over the PRM path (``mrn_loss``).
+
+Validation (``val.dataset: synth``): ``val.limit`` (default 8) scenes of another seed. ISCN plays ``dfimat.rounds``
+rounds (one for box and text) and reports the IoU after each round (``iou_r1`` ...), their mean ``miou`` and
+``iou_gap`` = 1 − the last round's IoU (``val.metric``, lower is better); MRN reports SAD and MSE of its alpha.
+
+Example:
+    >>> from mattekit.training.config import load_config
+    >>> ISCNTask(load_config(None, ["task=iscn", "dfimat.preset=tiny"])).build(fresh=False).settings.hidden
+    32
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from mattekit.engines.dfimat_weights import read_dfimat, write_dfimat
+from mattekit.errors import UsageError
+from mattekit.evaluation.interactive import iou
+from mattekit.interactive.conflict import conflict_map
+from mattekit.models.dfimat import ISCN, MRN, iscn_settings, make_target, mrn_settings
+from mattekit.training.dfimat_data import SceneSet, collate, load_backgrounds, load_pool, perturb_mask
+from mattekit.training.dfimat_interaction import check_kind, corrections, first_round, rounds_before
+from mattekit.training.dfimat_losses import iscn_loss, mrn_loss
+
+VAL_SCENES = 8
+VAL_SEED_OFFSET = 1_000_003
+ISCN_METRICS = ("iou_gap",)
+MRN_METRICS = ("sad", "mse")
+
+
+@dataclass
+class Play:
+    """One sample's simulated interaction: its ground truth, all prompts so far, previous alpha, conflict map."""
+
+    gt: np.ndarray
+    text: str
+    rng: np.random.Generator
+    prompts: list
+    previous: np.ndarray | None = None
+    conflict: np.ndarray | None = None
+
+    def target(self, image: int):
+        return make_target(self.prompts, self.gt.shape, 1.0, self.conflict, self.previous, image)
+
+    def advance(self, kind: str, alpha: np.ndarray) -> None:
+        """Add the next round's corrections for the prediction ``alpha`` (nothing if it is right)."""
+        new = corrections(kind, self.gt, alpha > 0.5, self.rng)
+        if new:
+            self.conflict = conflict_map(alpha, new, self.gt.shape)
+            self.previous = alpha
+            self.prompts = self.prompts + new
+
+
+def start(sample: dict, kind: str) -> Play:
+    rng = np.random.default_rng(sample["seed"])
+    gt = sample["alphas"][sample["target"]] > 0.5
+    return Play(gt, sample["text"], rng, first_round(kind, gt, sample["text"], rng))
+
+
+def predict(iscn: ISCN, features: dict, plays: dict[int, Play]) -> dict[int, np.ndarray]:
+    """ISCN's alpha (sigmoid of the target's mask, at the image size) for each play, keyed by its image."""
+    out = iscn.decode(features, [p.target(i) for i, p in plays.items()])
+    masks = torch.sigmoid(F.interpolate(out["mask"][:, None].float(), size=features["size"], mode="bilinear",
+                                        align_corners=False))[:, 0]
+    return {i: m.cpu().numpy() for i, m in zip(plays, masks)}
+
+
+@torch.no_grad()
+def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], kind: str, counts: list[int]) -> None:
+    """Play ``counts[i]`` rounds of corrections for sample ``i`` with ``iscn`` in inference mode (no gradients)."""
+    if max(counts, default=0) == 0:
+        return
+    was = iscn.training
+    iscn.eval()
+    features = iscn.encode(images)
+    for r in range(max(counts)):
+        active = {i: plays[i] for i in range(len(plays)) if counts[i] > r}
+        for i, alpha in predict(iscn, features, active).items():
+            plays[i].advance(kind, alpha)
+    iscn.train(was)
+
+
+def scenes(config: dict, validation: bool = False) -> SceneSet:
+    data, options = config["data"], config["dfimat"]
+    if data["track"] != "synth":
+        raise UsageError(f"DFIMat trains on data.track=synth (multi-person scenes), not {data['track']!r}.")
+    if not (data["fg"] and data["bg"]):
+        raise UsageError("the synth track needs data.fg=FOLDER (portraits: image/, alpha/) and data.bg=FOLDER.")
+    pool = load_pool(data["fg"], 2 * data["output"])
+    backgrounds = load_backgrounds(data["bg"], data["output"])
+    if validation:
+        return SceneSet(pool, backgrounds, data["output"], config["val"]["limit"] or VAL_SCENES,
+                        config["seed"] + VAL_SEED_OFFSET, options["people"], fixed=True)
+    return SceneSet(pool, backgrounds, data["output"], options["scenes"], config["seed"], options["people"],
+                    fixed=not data["augment"])
+
+
+class DFIMatTask:
+    """What the two stages share: scenes, batches, validation checks."""
+
+    collate = staticmethod(collate)
+    metrics: tuple = ()
+
+    def __init__(self, config: dict):
+        self.config, self.options = config, config["dfimat"]
+        self.kind = check_kind(self.options["interaction"])
+
+    def dataset(self):
+        return scenes(self.config)
+
+    def to_batch(self, collated: list[dict], device: torch.device) -> dict:
+        images = torch.from_numpy(np.stack([s["image"] for s in collated])).permute(0, 3, 1, 2).float()
+        return {"images": images.to(device), "samples": collated}
+
+    def check_validation(self) -> None:
+        val = self.config["val"]
+        if not val["dataset"]:
+            return
+        if val["dataset"] != "synth":
+            raise UsageError(f"DFIMat validates on val.dataset=synth (scenes of another seed), not "
+                             f"{val['dataset']!r}.")
+        if val["metric"] not in self.metrics:
+            raise UsageError(f"val.metric must be one of {', '.join(self.metrics)} for the {self.name} task, "
+                             f"not {val['metric']!r}.")
+
+    def plays(self, batch: dict) -> tuple[list[Play], list[int]]:
+        plays = [start(s, self.kind) for s in batch["samples"]]
+        return plays, [rounds_before(self.kind, self.options["rounds"], p.rng) for p in plays]
+
+
+class ISCNTask(DFIMatTask):
+    name = "iscn"
+    metrics = ISCN_METRICS
+
+    def build(self, fresh: bool) -> ISCN:
+        model = ISCN(iscn_settings(self.options["preset"], **self.options["settings"]))
+        if self.config["model"]["imagenet"] and fresh:
+            model.load_imagenet(self.config["model"]["imagenet_weights"])
+        return model
+
+    def loss(self, net, batch: dict, cast) -> tuple[torch.Tensor, dict]:
+        module = getattr(net, "module", net)
+        images = batch["images"]
+        plays, counts = self.plays(batch)
+        play_rounds(module, images, plays, self.kind, counts)
+        if self.config["optim"]["freeze_bn"]:
+            from mattekit.training.trainer import set_batch_norm_eval
+            set_batch_norm_eval(module)
+        with cast:
+            out = net(images, [p.target(i) for i, p in enumerate(plays)])
+        out = {**out, "masks": out["masks"].float(), "classes": out["classes"].float(),
+               "aux": [(m.float(), c.float()) for m, c in out["aux"]]}
+        size = out["masks"].shape[-2:]
+        shrink = lambda a: F.interpolate(torch.from_numpy(a)[:, None].to(images.device), size=size,  # noqa: E731
+                                         mode="area")[:, 0]
+        people = [shrink(s["alphas"]) for s in batch["samples"]]
+        target = torch.stack([p[s["target"]] for p, s in zip(people, batch["samples"])])
+        return iscn_loss(out, target, people, self.options["points"], self.options["deep_supervision"])
+
+    def validate(self, model: ISCN, device: torch.device) -> dict[str, float]:
+        model.eval()
+        data = scenes(self.config, validation=True)
+        rounds = 1 if self.kind in ("box", "text") else self.options["rounds"]
+        per_round = []
+        for index in range(len(data)):
+            sample = data[index]
+            image = torch.from_numpy(sample["image"]).permute(2, 0, 1)[None].float().to(device)
+            play = start(sample, self.kind)
+            with torch.no_grad():
+                features = model.encode(image)
+                ious = []
+                for r in range(rounds):
+                    alpha = predict(model, features, {0: play})[0]
+                    ious.append(iou(alpha, play.gt.astype(np.float32)))
+                    play.advance(self.kind, alpha)
+            per_round.append(ious)
+        curve = np.mean(per_round, axis=0)
+        scores = {f"iou_r{r + 1}": float(v) for r, v in enumerate(curve)}
+        return {**scores, "miou": float(curve.mean()), "iou_gap": float(1 - curve[-1])}
+
+    def write_weights(self, model: ISCN, path) -> None:
+        write_dfimat(path, iscn=model)
+
+    def read_weights(self, model: ISCN, path) -> None:
+        model.load_state_dict(read_dfimat([path])[0].state_dict())
+
+
+class MRNTask(DFIMatTask):
+    name = "mrn"
+    metrics = MRN_METRICS
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        coarse = self.options["coarse"]
+        if coarse not in ("iscn", "perturbed"):
+            raise UsageError(f"dfimat.coarse must be iscn or perturbed, not {coarse!r}.")
+        self.iscn = None
+        if coarse == "iscn":
+            if not self.options["iscn_weights"]:
+                raise UsageError("dfimat.coarse=iscn needs dfimat.iscn_weights=FILE (the trained ISCN stage).")
+            self.iscn = read_dfimat([self.options["iscn_weights"]])[0]
+            if self.iscn is None:
+                raise UsageError(f"{self.options['iscn_weights']} holds no ISCN.")
+            self.iscn.requires_grad_(False)
+
+    def build(self, fresh: bool) -> MRN:
+        return MRN(mrn_settings(self.options["preset"], **self.options["settings"]))
+
+    def coarse(self, batch: dict) -> torch.Tensor:
+        """The coarse masks (B, 1, H, W): ISCN's after the simulated rounds, or perturbed ground truths."""
+        images = batch["images"]
+        if self.iscn is None:
+            masks = [perturb_mask(s["alphas"][s["target"]], np.random.default_rng(s["seed"]))
+                     for s in batch["samples"]]
+            return torch.from_numpy(np.stack(masks))[:, None].to(images.device)
+        self.iscn.to(images.device)
+        plays, counts = self.plays(batch)
+        play_rounds(self.iscn, images, plays, self.kind, counts)
+        with torch.no_grad():
+            alphas = predict(self.iscn.eval(), self.iscn.encode(images), dict(enumerate(plays)))
+        return torch.from_numpy(np.stack([alphas[i] for i in range(len(plays))]))[:, None].to(images.device)
+
+    def loss(self, net, batch: dict, cast) -> tuple[torch.Tensor, dict]:
+        coarse = self.coarse(batch)
+        with cast:
+            out = net(batch["images"], coarse)
+        out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}
+        alpha = torch.from_numpy(np.stack([s["alphas"][s["target"]] for s in batch["samples"]]))[:, None]
+        return mrn_loss(out, alpha.to(coarse.device))
+
+    def validate(self, model: MRN, device: torch.device) -> dict[str, float]:
+        model.eval()
+        data = scenes(self.config, validation=True)
+        sad, mse = [], []
+        for index in range(len(data)):
+            batch = self.to_batch([data[index]], device)
+            with torch.no_grad():
+                alpha = model(batch["images"], self.coarse(batch))["alpha"][0, 0].cpu().numpy()
+            truth = batch["samples"][0]["alphas"][batch["samples"][0]["target"]]
+            sad.append(float(np.abs(alpha - truth).sum() / 1000))
+            mse.append(float(((alpha - truth) ** 2).mean()))
+        return {"sad": float(np.mean(sad)), "mse": float(np.mean(mse))}
+
+    def write_weights(self, model: MRN, path) -> None:
+        write_dfimat(path, mrn=model)
+
+    def read_weights(self, model: MRN, path) -> None:
+        model.load_state_dict(read_dfimat([path])[1].state_dict())
