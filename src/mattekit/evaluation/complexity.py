@@ -4,7 +4,9 @@ MACs are counted with forward hooks while the model runs once on an input of the
 
 - convolution (``Conv1d/2d/3d``, grouped, strided, dilated): ``output elements × in_channels/groups × kernel``;
 - transposed convolution: ``input elements × out_channels/groups × kernel`` (each input value meets the kernel once);
-- ``Linear``: ``output elements × in_features`` (any number of leading dimensions).
+- ``Linear``: ``output elements × in_features`` (any number of leading dimensions);
+- ``MultiheadAttention``: its four projections (queries and output: ``query tokens × E × E`` each; keys and values:
+  ``key tokens × E × E`` each), which torch computes as functions inside the module.
 
 Bias additions, normalisation, activations, pooling, resizing and attention matrix products are not counted (the
 usual convention of matting and segmentation papers); a module called twice is counted twice. Layers called as
@@ -37,6 +39,9 @@ from mattekit.errors import UsageError
 # name -> "module:callable"; the callable takes the spec's remaining parts as strings and returns an nn.Module.
 MODELS: dict[str, str] = {
     "gfm": "mattekit.models.gfm:GFM",  # gfm:BACKBONE:ROSTA, e.g. gfm:r34:tt, gfm:d121:rim
+    "dfimat": "mattekit.models.dfimat.measure:DFIMatWhole",  # dfimat:PRESET (dfimat, dfimat-s, tiny)
+    "dfimat-iscn": "mattekit.models.dfimat.measure:ISCNRound",  # dfimat-iscn:PRESET[:cached] (a later round)
+    "dfimat-mrn": "mattekit.models.dfimat.measure:MRNWithMask",  # dfimat-mrn:PRESET
 }
 
 CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -74,7 +79,11 @@ class Complexity:
 
 
 def layer_macs(module: nn.Module, inputs: tuple, output) -> int:
-    """Multiply-accumulates of one call of a convolution, transposed convolution or linear ``module``."""
+    """Multiply-accumulates of one call of a convolution, transposed convolution, linear or attention ``module``."""
+    if isinstance(module, nn.MultiheadAttention):
+        query, key = inputs[0], inputs[1]
+        tokens = query.numel() // query.shape[-1] * 2 + key.numel() // key.shape[-1] * 2
+        return tokens * module.embed_dim * module.embed_dim
     if isinstance(module, TRANSPOSED):
         return inputs[0].numel() * (module.out_channels // module.groups) * math.prod(module.kernel_size)
     if isinstance(module, CONVOLUTIONS):
@@ -92,7 +101,8 @@ def count_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
         name = type(module).__name__
         totals[name] = totals.get(name, 0) + layer_macs(module, args, output)
 
-    counted = [m for m in model.modules() if isinstance(m, CONVOLUTIONS + TRANSPOSED + (nn.Linear,))]
+    kinds = CONVOLUTIONS + TRANSPOSED + (nn.Linear, nn.MultiheadAttention)
+    counted = [m for m in model.modules() if isinstance(m, kinds)]
     handles = [m.register_forward_hook(hook) for m in counted]
     try:
         with torch.inference_mode():

@@ -14,7 +14,8 @@ when the ``tensorboard`` package is installed. ``--resume`` continues from the n
 weights, optimizer moments, random state, and the same remaining samples of the interrupted epoch.
 
 The learning rate is ``optim.lr`` throughout (``optim.schedule: constant``) or follows a cosine from ``optim.lr``
-at the first step to 0 after the last (``cosine``), a function of the step, so a resumed run continues it exactly.
+at the first step to 0 after the last of ``optim.epochs`` (``cosine``; ``optim.max_steps`` stops a run early without
+changing it), a function of the step, so a resumed run continues it exactly.
 
 Example:
     >>> from mattekit.training.config import load_config
@@ -121,10 +122,10 @@ class Logs:
                     self.board.add_scalar(f"{name.removesuffix('.csv')}/{key}", value, values["step"])
 
 
-def learning_rate(optim: dict, step: int, last_step: int) -> float:
-    """The learning rate of step ``step`` (counted from 0) of ``last_step``."""
+def learning_rate(optim: dict, step: int, planned: int) -> float:
+    """The learning rate of step ``step`` (counted from 0) of a run of ``planned`` steps."""
     if optim["schedule"] == "cosine":
-        return optim["lr"] * 0.5 * (1 + math.cos(math.pi * step / last_step))
+        return optim["lr"] * 0.5 * (1 + math.cos(math.pi * step / planned))
     return optim["lr"]
 
 
@@ -193,7 +194,7 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
             if optim["freeze_bn"]:
                 set_batch_norm_eval(net)
             cast = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
-            lr = learning_rate(optim, step, last_step)
+            lr = learning_rate(optim, step, optim["epochs"] * steps_per_epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss, terms = task.loss(net, batch, cast)

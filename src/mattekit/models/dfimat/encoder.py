@@ -3,8 +3,8 @@
 
 The backbone's stages at 1/4, 1/8, 1/16 and 1/32 become, after the pixel decoder, three ``hidden``-channel
 feature maps at 1/32, 1/16 and 1/8 (the decoder's cross-attention levels) and the 1/4 mask features (the
-MaskPredictor's dot product). The 1/32 map first passes ``pixel_layers`` transformer encoder layers (with a sine
-position encoding), then a top-down path adds each finer lateral map to the upsampled coarser one.
+MaskPredictor's dot product). The 1/32 map first passes ``pixel_layers`` transformer encoder layers (post-norm, the sine
+position encoding added to queries and keys, as DETR's encoder), then a top-down path adds each finer lateral map to the upsampled coarser one.
 
 Example:
     >>> import torch
@@ -71,6 +71,20 @@ class Backbone(nn.Module):
         self.encoder.load_imagenet(override)
 
 
+class EncoderLayer(nn.Module):
+    """A post-norm transformer layer (self-attention with the position added to queries and keys, FFN)."""
+
+    def __init__(self, hidden: int, heads: int, ffn: int):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.ffn = nn.Sequential(nn.Linear(hidden, ffn), nn.ReLU(inplace=True), nn.Linear(ffn, hidden))
+        self.norms = nn.ModuleList([nn.LayerNorm(hidden), nn.LayerNorm(hidden)])
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        x = self.norms[0](x + self.attention(x + pos, x + pos, x, need_weights=False)[0])
+        return self.norms[1](x + self.ffn(x))
+
+
 class PixelDecoder(nn.Module):
     """FPN with a transformer on the coarsest level: backbone stages -> ([1/32, 1/16, 1/8], 1/4 mask features)."""
 
@@ -81,17 +95,18 @@ class PixelDecoder(nn.Module):
         self.output = nn.ModuleList(nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, bias=False),
                                                   group_norm(hidden), nn.ReLU(inplace=True))
                                     for _ in in_channels[:-1])
-        layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout=0.0, batch_first=True)
-        self.transformer = nn.TransformerEncoder(layer, pixel_layers, enable_nested_tensor=False) \
-            if pixel_layers else None
+        self.transformer = nn.ModuleList(EncoderLayer(hidden, heads, ffn) for _ in range(pixel_layers))
         self.mask_features = nn.Conv2d(hidden, hidden, 1)
 
     def forward(self, stages: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
         coarse = self.lateral[-1](stages[-1])
-        if self.transformer is not None:
+        if len(self.transformer):
             b, c, h, w = coarse.shape
-            pos = sine_position(h, w, c, coarse.device).flatten(1).T
-            coarse = self.transformer(coarse.flatten(2).transpose(1, 2) + pos).transpose(1, 2).reshape(b, c, h, w)
+            pos = sine_position(h, w, c, coarse.device).flatten(1).T[None]
+            x = coarse.flatten(2).transpose(1, 2)
+            for layer in self.transformer:
+                x = layer(x, pos)
+            coarse = x.transpose(1, 2).reshape(b, c, h, w)
         maps = [coarse]
         for i in range(len(stages) - 2, -1, -1):
             up = F.interpolate(maps[-1], size=stages[i].shape[-2:], mode="bilinear", align_corners=False)

@@ -1,0 +1,126 @@
+"""Does DFIMat learn on a CPU? ISCN on three synthesised scenes, and MRN on one real alphamatting image.
+
+ISCN: the tiny ISCN (EfficientNet-Lite0 with its ImageNet weights) is trained through ``mattekit train`` (task
+iscn, click interaction, simulated rounds) on the same three synthesised multi-person scenes every epoch; before
+and after, the IoU of the meant person's mask is measured on those scenes for one click at the person's innermost
+pixel, and for the first round of the simulated user (3 clicks).
+
+MRN: the tiny MRN is trained on one alphamatting image (GT04 by default) whose coarse input is its ground-truth
+alpha blurred with a Gaussian (sigma = 4 % of the shorter side); the SAD (/1000) of that blurred mask against the
+ground truth is compared with MRN's output.
+
+Run: PYTHONPATH=src python bench/dfimat_learning.py [--steps-iscn N] [--steps-mrn N] [--size S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from mattekit.engines.dfimat_weights import read_dfimat
+from mattekit.evaluation.interactive import iou
+from mattekit.interactive.prompts import Click
+from mattekit.io import load_alpha, load_image
+from mattekit.models.dfimat import MRN, make_target, mrn_settings
+from mattekit.training.config import load_config
+from mattekit.training.dfimat_interaction import first_round, innermost
+from mattekit.training.task_dfimat import predict, scenes
+from mattekit.training.trainer import train
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def iscn_config(run_dir: Path, steps: int, size: int, seed: int = 0) -> dict:
+    return load_config(None, [
+        "task=iscn", f"run_dir={run_dir}", "progress=false", f"seed={seed}", "dfimat.preset=tiny",
+        "dfimat.interaction=click", "dfimat.rounds=2", "dfimat.scenes=3", "data.track=synth", "data.augment=false",
+        f"data.fg={DATA / 'portraits-pseudo'}", f"data.bg={DATA / 'backgrounds'}", f"data.output={size}",
+        "data.workers=0", "optim.batch_size=3", "optim.lr=5e-4", f"optim.epochs={steps}", "optim.amp=false",
+        "checkpoint_every=0", "keep=1", "model.imagenet=true"])
+
+
+def click_ious(model, config: dict) -> tuple[float, float]:
+    """Mean IoU over the scenes' targets: one click at the innermost pixel; the simulated user's first round."""
+    data = scenes(config)
+    one, first = [], []
+    model.eval()
+    for index in range(len(data)):
+        sample = data[index]
+        gt = sample["alphas"][sample["target"]] > 0.5
+        image = torch.from_numpy(sample["image"]).permute(2, 0, 1)[None].float()
+        y, x = innermost(gt)
+        with torch.no_grad():
+            features = model.encode(image)
+            for prompts, out in (([Click(float(x), float(y))], one),
+                                 (first_round("click", gt, "", np.random.default_rng(sample["seed"])), first)):
+                play = type("P", (), {"target": lambda self, i, p=prompts: make_target(p, gt.shape, image=i)})()
+                alpha = predict(model, features, {0: play})[0]
+                out.append(iou(alpha, gt.astype(np.float32)))
+    return float(np.mean(one)), float(np.mean(first))
+
+
+def learn_iscn(steps: int, size: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = iscn_config(Path(tmp) / "run", steps, size)
+        from mattekit.training.tasks import build_task
+        torch.manual_seed(config["seed"])
+        before = click_ious(build_task(config).build(fresh=True), config)
+        tick, cpu = time.perf_counter(), time.process_time()
+        history = train(config)
+        seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
+        last = sorted((Path(tmp) / "run" / "checkpoints").glob("step-*.safetensors"))[-1]
+        after = click_ious(read_dfimat([last])[0], config)
+    return {"steps": len(history), "size": size, "one_click_iou_before": before[0], "one_click_iou_after": after[0],
+            "first_round_iou_before": before[1], "first_round_iou_after": after[1],
+            "loss_first": history[0][1], "loss_last": history[-1][1], "seconds": seconds, "cpu_seconds": cpu_seconds}
+
+
+def learn_mrn(steps: int, size: int, name: str = "GT04", lr: float = 2e-3) -> dict:
+    image = cv2.resize(load_image(DATA / "alphamatting" / "image" / f"{name}.png"), (size, size),
+                       interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(load_alpha(DATA / "alphamatting" / "alpha" / f"{name}.png"), (size, size),
+                       interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(alpha, (0, 0), 0.04 * size)
+    torch.manual_seed(0)
+    model = MRN(mrn_settings("tiny"))
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+    coarse = torch.from_numpy(blurred)[None, None]
+    truth = torch.from_numpy(alpha)[None, None]
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    from mattekit.training.dfimat_losses import mrn_loss
+    tick, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        model.train()
+        loss, _ = mrn_loss(model(x, coarse), truth)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        out = model(x, coarse)["alpha"][0, 0].numpy()
+    sad = lambda a: float(np.abs(a - alpha).sum() / 1000)  # noqa: E731
+    return {"image": name, "size": size, "steps": steps, "sad_blurred": sad(blurred), "sad_mrn": sad(out),
+            "reduction": 1 - sad(out) / sad(blurred), "seconds": time.perf_counter() - tick,
+            "cpu_seconds": time.process_time() - cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps-iscn", type=int, default=150)
+    parser.add_argument("--steps-mrn", type=int, default=150)
+    parser.add_argument("--size", type=int, default=96)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(json.dumps({"mrn": learn_mrn(args.steps_mrn, args.size)}, indent=1))
+    print(json.dumps({"iscn": learn_iscn(args.steps_iscn, args.size)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""DFIMat training: settings, layout text, the simulated user, exact resume, the MRN stage on a trained ISCN."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mattekit.data.layout_text import describe
+from mattekit.errors import UsageError
+from mattekit.interactive import Click, Scribble, Session
+from mattekit.interactive.prompts import rasterise
+from mattekit.training.config import load_config
+from mattekit.training.dfimat_data import perturb_mask
+from mattekit.training.dfimat_interaction import corrections, first_round
+from mattekit.training.trainer import learning_rate, train
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threads only add overhead on a shared machine
+    yield
+    torch.set_num_threads(threads)
+
+
+def config_for(shared_data: Path, run_dir: Path, *extra: str) -> dict:
+    return load_config(None, [
+        "task=iscn", f"run_dir={run_dir}", "progress=false", "dfimat.preset=tiny", "dfimat.interaction=mixed",
+        "dfimat.rounds=3", "dfimat.scenes=4", "data.track=synth", f"data.fg={shared_data / 'portraits-pseudo'}",
+        f"data.bg={shared_data / 'backgrounds'}", "data.output=64", "data.workers=0", "optim.batch_size=2",
+        "optim.lr=5e-4", "optim.schedule=cosine", "optim.epochs=2", "optim.amp=false", "model.imagenet=false",
+        "dfimat.settings={layers: 2}", *extra])
+
+
+def losses(run_dir: Path) -> dict[int, float]:
+    with open(run_dir / "log.csv") as f:
+        return {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+
+
+def test_settings_configs_and_schedule():
+    for path in sorted(CONFIGS.glob("dfimat_*.yaml")):
+        config = load_config(path)
+        assert config["task"] in ("iscn", "mrn") and config["optim"]["schedule"] == "cosine"
+    paper = load_config(CONFIGS / "dfimat_iscn_mixed.yaml")
+    assert (paper["optim"]["lr"], paper["optim"]["epochs"]) == (5e-4, 150)
+    assert load_config(CONFIGS / "dfimat_mrn.yaml")["optim"]["epochs"] == 75
+    with pytest.raises(UsageError, match="optim.schedule must be one of constant, cosine, not 'steps'"):
+        load_config(None, ["optim.schedule=steps"])
+    with pytest.raises(UsageError, match="unknown training task 'segment'"):
+        train(load_config(None, ["task=segment"]))
+    with pytest.raises(UsageError, match="dfimat.interaction must be one of click, scribble, box, text, mixed"):
+        train(load_config(None, ["task=iscn", "dfimat.interaction=voice"]))
+    with pytest.raises(UsageError, match="ISCN has no setting 'width'"):
+        train(load_config(None, ["task=iscn", "dfimat.settings={width: 3}", "data.track=synth", "data.fg=x",
+                                 "data.bg=y"]))
+    optim = {"lr": 1.0, "schedule": "cosine"}
+    assert [learning_rate(optim, s, 4) for s in range(5)] == pytest.approx([1, 0.853553, 0.5, 0.146447, 0], abs=1e-6)
+
+
+def test_layout_text_names_one_person():
+    alphas = np.zeros((4, 8, 40), np.float32)
+    for i, (x0, x1) in enumerate(((0, 5), (10, 20), (22, 26), (30, 40))):
+        alphas[i, :, x0:x1] = 1
+    assert describe(alphas, 0) == ["the person on the left"]
+    assert describe(alphas, 2) == ["the third person from the left", "the second person from the right",
+                                   "the smallest person"]
+    assert describe(alphas, 3) == ["the person on the right"]  # as wide as person 1: not "the largest"
+
+
+def test_simulated_user_corrects_the_largest_errors_with_the_right_polarity():
+    gt = np.zeros((60, 60), bool)
+    gt[10:50, 10:30] = True
+    pred = np.zeros_like(gt)
+    pred[10:30, 10:30] = True  # missed the lower half
+    pred[5:15, 40:58] = True  # a false detection
+    pred[50:52, 50:52] = True  # a small one
+    rng = np.random.default_rng(0)
+    clicks = corrections("click", gt, pred, rng)
+    assert [c.positive for c in clicks] == [True, False, False]
+    assert gt[int(clicks[0].y), int(clicks[0].x)] and pred[int(clicks[1].y), int(clicks[1].x)]
+    for scribble in corrections("scribble", gt, pred, rng):
+        pixels = rasterise(Scribble(scribble.points), gt.shape, 1.0)
+        error = (gt & ~pred) if scribble.positive else (pred & ~gt)
+        assert all(error[int(y), int(x)] for x, y in scribble.points) and pixels.any()
+    assert corrections("click", gt, gt, rng) == [] and corrections("box", gt, pred, rng) == []
+    box = first_round("box", gt, "", np.random.default_rng(1))[0]
+    assert box.x0 <= 10 and box.y0 <= 10 and box.x1 >= 29 and box.y1 >= 49 and box.x1 - box.x0 <= 22
+    mixed = first_round("mixed", gt, "the person on the left", np.random.default_rng(2))
+    assert mixed[0].text == "the person on the left" and len(mixed) >= 2
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[16:48, 16:48] = 1
+    assert np.array_equal(perturb_mask(alpha, np.random.default_rng(3)), perturb_mask(alpha, np.random.default_rng(3)))
+
+
+def test_stop_and_resume_gives_the_same_next_loss_then_mrn_on_the_trained_iscn(shared_data, tmp_path):
+    settings = ["val.dataset=synth", "val.limit=1", "val.every=1", "val.metric=iou_gap"]
+    straight = train(config_for(shared_data, tmp_path / "a", "optim.max_steps=3", *settings))
+    train(config_for(shared_data, tmp_path / "b", "optim.max_steps=2", *settings))
+    resumed = train(config_for(shared_data, tmp_path / "b", "optim.max_steps=3", *settings), resume=True)
+    assert [s for s, _ in resumed] == [3] and resumed[0][1] == pytest.approx(straight[2][1], rel=1e-5)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "val.csv")))
+    assert [int(r["step"]) for r in rows] == [2] and {"iou_r1", "iou_r3", "miou", "iou_gap"} <= rows[0].keys()
+    lr = [float(r["lr"]) for r in csv.DictReader(open(tmp_path / "b" / "log.csv"))]
+    assert lr[0] == pytest.approx(5e-4) and lr[1] < lr[0]  # the cosine over the 4 steps of 2 epochs
+    iscn = tmp_path / "b" / "checkpoints" / "best.safetensors"
+    mrn_run = tmp_path / "mrn"
+    train(config_for(shared_data, mrn_run, "task=mrn", "dfimat.settings={}", "dfimat.coarse=iscn",
+                     f"dfimat.iscn_weights={iscn}", "optim.max_steps=1", "val.dataset=synth", "val.limit=1",
+                     "val.metric=sad"))
+    assert set(losses(mrn_run)) == {1}
+    # the two stages' files serve a Session
+    weights = f"{iscn},{mrn_run / 'checkpoints' / 'step-00000001.safetensors'}"
+    image = np.random.default_rng(0).integers(0, 256, (64, 80, 3), np.uint8)
+    session = Session(image, "dfimat", weights=weights, foreground=False)
+    assert session.round([Click(20, 30)]).alpha.shape == (64, 80)
+    with pytest.raises(UsageError, match="val.metric must be one of sad, mse for the mrn task"):
+        train(config_for(shared_data, tmp_path / "c", "task=mrn", "dfimat.coarse=perturbed", "val.dataset=synth",
+                         "val.metric=iou_gap"))
