@@ -51,7 +51,8 @@ def main() -> None:
         _, wall, cpu = timed(lambda: session.round(clicks))
         walls.append(wall)
         cpus.append(cpu)
-    print(json.dumps({"preset": args.preset, "image": "1920x1080", "working": list(session.state.canvas.tensor.shape[-2:]),
+    working = list(session.state.canvas.tensor.shape[-2:])
+    print(json.dumps({"preset": args.preset, "image": "1920x1080", "working": working,
                       "threads": torch.get_num_threads(), "prepare_s": prepare_s, "prepare_cpu_s": prepare_cpu,
                       "round_s": walls, "round_cpu_s": cpus, "round_median_s": statistics.median(walls)}, indent=1))
 

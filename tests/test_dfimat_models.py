@@ -138,10 +138,16 @@ def test_eq6_matching_picks_the_closest_prompt_query():
            "aux": []}
     target = torch.tensor([[[0.0, 1.0]]])
     loss, terms = iscn_loss(out, target, [None])
-    # pairs: prompt query 2 (closest) and the object query (the only one) with the target; all three are people
+    # pairs: prompt query 2 (closest) and the object query (the only one) with the target; query 1 is no person
     want = iscn_terms(torch.stack([masks[0, 2], masks[0, 0]]), torch.cat([target, target]), classes[0],
                       torch.tensor([1, 0, 1]))
     assert loss.item() == pytest.approx(want["loss"].item(), abs=1e-6)
+    # a batch is the mean of its samples (a batch split over processes gives the same loss)
+    other = torch.tensor([[[1.0, 0.0]]])
+    two = {**out, "masks": masks.repeat(2, 1, 1, 1), "classes": classes.repeat(2, 1, 1),
+           "valid": torch.ones(2, 3, dtype=torch.bool)}
+    both, _ = iscn_loss(two, torch.cat([target, other]), [None, None])
+    assert both.item() == pytest.approx((loss.item() + iscn_loss(out, other, [None])[0].item()) / 2, abs=1e-6)
 
 
 def test_eq7_by_hand():

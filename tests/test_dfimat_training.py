@@ -120,3 +120,12 @@ def test_stop_and_resume_gives_the_same_next_loss_then_mrn_on_the_trained_iscn(s
     with pytest.raises(UsageError, match="val.metric must be one of sad, mse for the mrn task"):
         train(config_for(shared_data, tmp_path / "c", "task=mrn", "dfimat.coarse=perturbed", "val.dataset=synth",
                          "val.metric=iou_gap"))
+
+
+def test_two_process_ddp_iscn_matches_one_process(shared_data, tmp_path, train_with_torchrun):
+    settings = ["optim.max_steps=2", "optim.freeze_bn=true", "dfimat.scenes=4"]
+    single = train(config_for(shared_data, tmp_path / "one", *settings))
+    train_with_torchrun(config_for(shared_data, tmp_path / "two", *settings))
+    ddp = losses(tmp_path / "two")
+    for step, loss in single:
+        assert ddp[step] == pytest.approx(loss, rel=1e-4)

@@ -1,10 +1,6 @@
 """GFM training: configuration, exact resume, two-process DDP = one process, checkpoints usable by the engine."""
 
 import csv
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,23 +101,11 @@ def test_stop_and_resume_gives_the_same_next_loss_and_validation_keeps_the_best(
         train(config_for(data, tmp_path / "c"), resume=True)
 
 
-def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shared_data, tmp_path):
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shared_data, tmp_path, train_with_torchrun):
     data = shared_data / "dim-composites"
     settings = ["optim.max_steps=2", "optim.freeze_bn=true"]
     single = train(config_for(data, tmp_path / "one", *settings))
-    config = tmp_path / "ddp.yaml"
-    config.write_text(yaml.safe_dump(config_for(data, tmp_path / "two", *settings)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
-               "mattekit", "train", str(config)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                          start_new_session=True) as launcher:
-        try:
-            _, stderr = launcher.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)  # the launcher and both workers
-            raise
-    assert launcher.returncode == 0, stderr[-2000:]
+    train_with_torchrun(config_for(data, tmp_path / "two", *settings), timeout=300)
     ddp = losses(tmp_path / "two")
     for step, loss in single:
         assert ddp[step] == pytest.approx(loss, rel=1e-4)

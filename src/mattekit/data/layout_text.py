@@ -10,8 +10,12 @@ Example:
     >>> import numpy as np
     >>> alphas = np.zeros((3, 10, 30), np.float32)
     >>> alphas[0, :, 0:5] = 1; alphas[1, :, 10:20] = 1; alphas[2, 2:6, 24:28] = 1
-    >>> describe(alphas, 1)
-    ['the person in the middle', 'the second person from the left', 'the second person from the right', 'the largest person']
+    >>> for sentence in describe(alphas, 1):
+    ...     print(sentence)
+    the person in the middle
+    the second person from the left
+    the second person from the right
+    the largest person
 """
 
 from __future__ import annotations

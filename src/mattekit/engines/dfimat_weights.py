@@ -2,7 +2,8 @@
 
 A file holds tensors named ``iscn.*`` and/or ``mrn.*`` and the metadata ``format: mattekit-dfimat``,
 ``iscn_settings``/``mrn_settings`` (JSON). The frozen MiniLM text encoder is not written (it comes from its own
-pinned file), nor a second name of a shared tensor (the backbone's stages share its modules). Loading builds each part from its settings and loads it strictly; reading never unpickles.
+pinned file), nor a second name of a shared tensor (the backbone's stages share its modules). Loading builds
+each part from its settings and loads it strictly; reading never unpickles.
 
 Example:
     >>> write_dfimat("dfimat.safetensors", iscn=ISCN(iscn_settings("tiny")))      # doctest: +SKIP

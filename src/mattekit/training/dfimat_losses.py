@@ -5,7 +5,8 @@ X-Decoder/SEEM (Zou et al., arXiv 2212.11270 / 2304.06718): the target's mask is
 (text or visual) of lowest BCE + Dice (SEEM's min-cost choice among a prompt's candidates), the scene's person
 instances to object queries by Hungarian matching (cost: BCE + Dice − p(person)); a matched query's class is
 "person", every other valid query's "not a person" (so the ConceptClassifier also picks the target's query at
-inference). CE is the mean over valid queries, BCE and Dice the means over matched pairs. With ``points`` the mask
+inference). Per sample, CE is the mean over its valid queries, BCE and Dice the means over its matched pairs; the
+batch takes the mean of its samples. With ``points`` the mask
 terms are taken on that many points per mask, chosen as Mask2Former does (Cheng et al., CVPR 2022, arXiv
 2112.01527, §4: 3x oversampling, 75 % of the points where the prediction is least certain, the rest uniform);
 without, on every pixel of the 1/4 masks. ``deep_supervision`` adds the same loss for every earlier layer's
@@ -22,7 +23,7 @@ Example:
     >>> import torch
     >>> round(float(dice_loss(torch.zeros(1, 2, 2), torch.ones(1, 2, 2))), 4)   # 1 - (2·2 + 1) / (2 + 4 + 1)
     0.2857
-    >>> round(float(hard_l1(torch.tensor([[0., 0, 0, 0]]), torch.tensor([[1., 0, 0, 0.5]]))), 4)  # 0.375 + (1 + 0.5) / 2
+    >>> round(float(hard_l1(torch.zeros(1, 4), torch.tensor([[1., 0, 0, 0.5]]))), 4)  # 0.375 + (1 + 0.5) / 2
     1.125
 """
 
@@ -103,26 +104,30 @@ def iscn_loss(out: dict, target: torch.Tensor, instances: list[torch.Tensor | No
 
 
 def one_prediction(masks, classes, kinds, valid, target, instances, points) -> dict[str, torch.Tensor]:
-    pred, truth, labels = [], [], torch.zeros(valid.shape, dtype=torch.long, device=masks.device)
+    """Eq. 6 of one layer's prediction, per batch row (so that a batch split over processes averages the same)."""
     prompt_query = (kinds == TEXT) | (kinds == VISUAL)
     objects = (kinds == OBJECT).nonzero()[:, 0]
+    rows = []
     for b in range(masks.shape[0]):
+        pred, truth = [], []
+        labels = torch.zeros(valid.shape[1], dtype=torch.long, device=masks.device)
         with torch.no_grad():
             candidates = (prompt_query & valid[b]).nonzero()[:, 0]
             if len(candidates):
                 best = candidates[pair_costs(masks[b, candidates], target[b:b + 1]).argmin()]
                 pred.append(masks[b, best])
                 truth.append(target[b])
-                labels[b, best] = 1
+                labels[best] = 1
             people = instances[b] if instances[b] is not None else target[b:b + 1]
             cost = pair_costs(masks[b, objects], people) - torch.softmax(classes[b, objects], -1)[:, 1:2]
-            rows, cols = linear_sum_assignment(cost.float().cpu().numpy())
-        for r, c in zip(rows, cols):
+            matched = linear_sum_assignment(cost.float().cpu().numpy())
+        for r, c in zip(*matched):
             pred.append(masks[b, objects[r]])
             truth.append(people[c])
-            labels[b, objects[r]] = 1
-    logits, targets = at_points(torch.stack(pred), torch.stack(truth), points)
-    return iscn_terms(logits, targets, classes[valid], labels[valid])
+            labels[objects[r]] = 1
+        logits, targets = at_points(torch.stack(pred), torch.stack(truth), points)
+        rows.append(iscn_terms(logits, targets, classes[b][valid[b]], labels[valid[b]]))
+    return {k: torch.stack([r[k] for r in rows]).mean() for k in rows[0]}
 
 
 def hard_l1(pred: torch.Tensor, target: torch.Tensor, region: torch.Tensor | None = None,

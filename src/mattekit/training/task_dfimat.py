@@ -56,11 +56,12 @@ class Play:
     text: str
     rng: np.random.Generator
     prompts: list
+    seed: int
     previous: np.ndarray | None = None
     conflict: np.ndarray | None = None
 
     def target(self, image: int):
-        return make_target(self.prompts, self.gt.shape, 1.0, self.conflict, self.previous, image)
+        return make_target(self.prompts, self.gt.shape, 1.0, self.conflict, self.previous, image, self.seed)
 
     def advance(self, kind: str, alpha: np.ndarray) -> None:
         """Add the next round's corrections for the prediction ``alpha`` (nothing if it is right)."""
@@ -74,7 +75,7 @@ class Play:
 def start(sample: dict, kind: str) -> Play:
     rng = np.random.default_rng(sample["seed"])
     gt = sample["alphas"][sample["target"]] > 0.5
-    return Play(gt, sample["text"], rng, first_round(kind, gt, sample["text"], rng))
+    return Play(gt, sample["text"], rng, first_round(kind, gt, sample["text"], rng), sample["seed"])
 
 
 def predict(iscn: ISCN, features: dict, plays: dict[int, Play]) -> dict[int, np.ndarray]:

@@ -25,8 +25,13 @@ Example:
     >>> owner = torch.tensor([-1, -1, 0, 1, -1])
     >>> block = prompt_attention_mask(kinds, owner, torch.ones(1, 5, dtype=torch.bool),
     ...     token_owner=torch.tensor([[-1, 0, 1]]), token_valid=torch.ones(1, 3, dtype=torch.bool))
-    >>> (~block[0]).int().tolist()   # rows: queries; columns: queries, then a text token and two visual tokens
-    [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 1, 1, 1, 1, 0, 0], [0, 1, 1, 1, 1, 0, 1, 0], [0, 1, 1, 1, 1, 0, 0, 1], [0, 1, 1, 1, 1, 0, 0, 0]]
+    >>> for row in (~block[0]).int().tolist():  # columns: the 5 queries, a text token, two visual tokens
+    ...     print(row)
+    [1, 0, 0, 0, 0, 0, 0, 0]
+    [0, 1, 1, 1, 1, 1, 0, 0]
+    [0, 1, 1, 1, 1, 0, 1, 0]
+    [0, 1, 1, 1, 1, 0, 0, 1]
+    [0, 1, 1, 1, 1, 0, 0, 0]
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 The backbone's stages at 1/4, 1/8, 1/16 and 1/32 become, after the pixel decoder, three ``hidden``-channel
 feature maps at 1/32, 1/16 and 1/8 (the decoder's cross-attention levels) and the 1/4 mask features (the
 MaskPredictor's dot product). The 1/32 map first passes ``pixel_layers`` transformer encoder layers (post-norm, the sine
-position encoding added to queries and keys, as DETR's encoder), then a top-down path adds each finer lateral map to the upsampled coarser one.
+position encoding added to queries and keys, as DETR's encoder), then a top-down path adds each finer lateral
+map to the upsampled coarser one.
 
 Example:
     >>> import torch

@@ -37,7 +37,8 @@ from mattekit.interactive.prompts import VISUAL, Box, Text, rasterise
 class Target:
     """One target of one image for ISCN: ``masks`` (P, H, W) bool, ``positive`` (P,) bool, ``text`` (or None),
     ``conflict`` (H, W) long 0/1/2 (or None: all D_r), ``previous`` (H, W) float alpha of the last round (or
-    None), ``image``: the index of its image in the batch of images."""
+    None), ``image``: the index of its image in the batch of images, ``seed``: seeds the training-time point draws
+    of this target (None: torch's global generator), so they do not depend on the batch or the process."""
 
     masks: torch.Tensor
     positive: torch.Tensor
@@ -45,10 +46,11 @@ class Target:
     conflict: torch.Tensor | None = None
     previous: torch.Tensor | None = None
     image: int = 0
+    seed: int | None = None
 
 
 def make_target(prompts, shape: tuple[int, int], scale: float = 1.0, conflict: np.ndarray | None = None,
-                previous: np.ndarray | None = None, image: int = 0) -> Target:
+                previous: np.ndarray | None = None, image: int = 0, seed: int | None = None) -> Target:
     """The ``Target`` of ``prompts`` on a network input of ``shape`` (H, W) that is ``scale`` times the prompts'
     image; ``conflict`` and ``previous`` must already have that shape. Sentences are joined with "; "."""
     visual = [p for p in prompts if isinstance(p, VISUAL)]
@@ -57,17 +59,18 @@ def make_target(prompts, shape: tuple[int, int], scale: float = 1.0, conflict: n
     texts = [p.text for p in prompts if isinstance(p, Text)]
     return Target(torch.from_numpy(masks), torch.tensor(positive, dtype=torch.bool), "; ".join(texts) or None,
                   None if conflict is None else torch.from_numpy(np.asarray(conflict)).long(),
-                  None if previous is None else torch.from_numpy(np.asarray(previous, np.float32)), image)
+                  None if previous is None else torch.from_numpy(np.asarray(previous, np.float32)), image, seed)
 
 
-def sample_points(mask: torch.Tensor, count: int, training: bool) -> torch.Tensor:
+def sample_points(mask: torch.Tensor, count: int, training: bool, generator: torch.Generator | None = None):
     """``count`` (row, column) pixels inside the bool ``mask`` (H, W), long (count, 2); with replacement when the
-    mask is small; evenly spread in reading order unless ``training`` (then uniform, from torch's generator)."""
+    mask is small; evenly spread in reading order unless ``training`` (then uniform, from ``generator`` or
+    torch's)."""
     inside = mask.nonzero()
     if inside.shape[0] == 0:
         return torch.zeros(count, 2, dtype=torch.long, device=mask.device)
     if training:
-        pick = torch.randint(inside.shape[0], (count,), device=mask.device)
+        pick = torch.randint(inside.shape[0], (count,), generator=generator).to(mask.device)
     else:
         pick = torch.linspace(0, inside.shape[0] - 1, count, device=mask.device).round().long()
     return inside[pick]
@@ -109,7 +112,8 @@ class VisualSampler(nn.Module):
             if not present:
                 continue
             valid[b, present] = True
-            points = torch.cat([sample_points(masks[p], self.points, self.training) for p in present])
+            generator = None if target.seed is None else torch.Generator().manual_seed(target.seed)
+            points = torch.cat([sample_points(masks[p], self.points, self.training, generator) for p in present])
             where = torch.cat([torch.arange(p * self.points, (p + 1) * self.points, device=device) for p in present])
             signs = self.polarity(target.positive.to(device)[present].long()).repeat_interleave(self.points, 0)
             for level, (feature, pos) in enumerate(zip(levels, positions)):
