@@ -21,17 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from mattekit.engines.dfimat_weights import read_dfimat
 from mattekit.evaluation.interactive import iou
 from mattekit.interactive.prompts import Click
-from mattekit.io import load_alpha, load_image
-from mattekit.models.dfimat import MRN, make_target, mrn_settings
+from mattekit.models.dfimat import make_target
 from mattekit.training.config import load_config
 from mattekit.training.dfimat_interaction import first_round, innermost
+from mattekit.training.overfit import overfit_mrn
 from mattekit.training.task_dfimat import predict, scenes
 from mattekit.training.trainer import train
 
@@ -62,8 +61,7 @@ def click_ious(model, config: dict) -> tuple[float, float]:
             features = model.encode(image)
             for prompts, out in (([Click(float(x), float(y))], one),
                                  (first_round("click", gt, "", np.random.default_rng(sample["seed"])), first)):
-                play = type("P", (), {"target": lambda self, i, p=prompts: make_target(p, gt.shape, image=i)})()
-                alpha = predict(model, features, {0: play})[0]
+                alpha = predict(model, features, [make_target(prompts, gt.shape)])[0]
                 out.append(iou(alpha, gt.astype(np.float32)))
     return float(np.mean(one)), float(np.mean(first))
 
@@ -84,32 +82,12 @@ def learn_iscn(steps: int, size: int) -> dict:
             "loss_first": history[0][1], "loss_last": history[-1][1], "seconds": seconds, "cpu_seconds": cpu_seconds}
 
 
-def learn_mrn(steps: int, size: int, name: str = "GT04", lr: float = 2e-3) -> dict:
-    image = cv2.resize(load_image(DATA / "alphamatting" / "image" / f"{name}.png"), (size, size),
-                       interpolation=cv2.INTER_AREA)
-    alpha = cv2.resize(load_alpha(DATA / "alphamatting" / "alpha" / f"{name}.png"), (size, size),
-                       interpolation=cv2.INTER_AREA)
-    blurred = cv2.GaussianBlur(alpha, (0, 0), 0.04 * size)
-    torch.manual_seed(0)
-    model = MRN(mrn_settings("tiny"))
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float()
-    coarse = torch.from_numpy(blurred)[None, None]
-    truth = torch.from_numpy(alpha)[None, None]
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    from mattekit.training.dfimat_losses import mrn_loss
-    tick, cpu = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        model.train()
-        loss, _ = mrn_loss(model(x, coarse), truth)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        out = model(x, coarse)["alpha"][0, 0].numpy()
-    sad = lambda a: float(np.abs(a - alpha).sum() / 1000)  # noqa: E731
-    return {"image": name, "size": size, "steps": steps, "sad_blurred": sad(blurred), "sad_mrn": sad(out),
-            "reduction": 1 - sad(out) / sad(blurred), "seconds": time.perf_counter() - tick,
+def learn_mrn(steps: int, size: int, name: str = "GT04") -> dict:
+    set_ = DATA / "alphamatting"
+    cpu = time.process_time()
+    result = overfit_mrn(set_ / "image" / f"{name}.png", set_ / "alpha" / f"{name}.png", size=size, steps=steps)
+    return {"image": name, "size": size, "steps": steps, "sad_blurred": result.sad_before,
+            "sad_mrn": result.sad_after, "reduction": result.reduction, "seconds": result.seconds,
             "cpu_seconds": time.process_time() - cpu}
 
 

@@ -161,3 +161,24 @@ def test_eq7_by_hand():
            "region_os1": torch.zeros_like(region)}
     loss, terms = mrn_loss(out, gt)
     assert terms["os1"].item() == 0 and loss.item() == pytest.approx((hard_l1(pred, gt) + 1.55).item() / 4)
+
+
+def test_minilm_text_encoder_is_frozen_projected_and_left_out_of_weight_files(tmp_path):
+    from mattekit.engines.dfimat_weights import read_dfimat, write_dfimat
+    from mattekit.errors import WeightsError
+    try:
+        net = ISCN(iscn_settings("tiny", text_encoder="minilm")).eval()
+    except WeightsError as e:
+        pytest.skip(f"MiniLM files unavailable: {e}")
+    encoder = net.text_encoder.encoder
+    assert not any(p.requires_grad for p in encoder.parameters()) and net.text_encoder.projection.weight.requires_grad
+    net.train()
+    assert not encoder.training  # frozen: stays in inference mode
+    write_dfimat(tmp_path / "w.safetensors", iscn=net)
+    back = read_dfimat([tmp_path / "w.safetensors"])[0]
+    targets = [make_target([Text("the person on the left"), Click(5, 5)], (64, 64)),
+               make_target([Click(5, 5)], (64, 64))]
+    with torch.no_grad():
+        one, two = net.eval()(torch.zeros(1, 3, 64, 64), targets), back(torch.zeros(1, 3, 64, 64), targets)
+    assert torch.equal(one["mask"], two["mask"])
+    assert one["valid"][:, one["kinds"] == TEXT].any(1).tolist() == [True, False]

@@ -78,12 +78,12 @@ def start(sample: dict, kind: str) -> Play:
     return Play(gt, sample["text"], rng, first_round(kind, gt, sample["text"], rng), sample["seed"])
 
 
-def predict(iscn: ISCN, features: dict, plays: dict[int, Play]) -> dict[int, np.ndarray]:
-    """ISCN's alpha (sigmoid of the target's mask, at the image size) for each play, keyed by its image."""
-    out = iscn.decode(features, [p.target(i) for i, p in plays.items()])
+def predict(iscn: ISCN, features: dict, targets: list) -> list[np.ndarray]:
+    """ISCN's alpha (sigmoid of the target's mask, at the image size) for each target."""
+    out = iscn.decode(features, targets)
     masks = torch.sigmoid(F.interpolate(out["mask"][:, None].float(), size=features["size"], mode="bilinear",
                                         align_corners=False))[:, 0]
-    return {i: m.cpu().numpy() for i, m in zip(plays, masks)}
+    return [m.cpu().numpy() for m in masks]
 
 
 @torch.no_grad()
@@ -95,8 +95,8 @@ def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], kind: str, 
     iscn.eval()
     features = iscn.encode(images)
     for r in range(max(counts)):
-        active = {i: plays[i] for i in range(len(plays)) if counts[i] > r}
-        for i, alpha in predict(iscn, features, active).items():
+        active = [i for i in range(len(plays)) if counts[i] > r]
+        for i, alpha in zip(active, predict(iscn, features, [plays[i].target(i) for i in active])):
             plays[i].advance(kind, alpha)
     iscn.train(was)
 
@@ -191,7 +191,7 @@ class ISCNTask(DFIMatTask):
                 features = model.encode(image)
                 ious = []
                 for r in range(rounds):
-                    alpha = predict(model, features, {0: play})[0]
+                    alpha = predict(model, features, [play.target(0)])[0]
                     ious.append(iou(alpha, play.gt.astype(np.float32)))
                     play.advance(self.kind, alpha)
             per_round.append(ious)
@@ -238,8 +238,8 @@ class MRNTask(DFIMatTask):
         plays, counts = self.plays(batch)
         play_rounds(self.iscn, images, plays, self.kind, counts)
         with torch.no_grad():
-            alphas = predict(self.iscn.eval(), self.iscn.encode(images), dict(enumerate(plays)))
-        return torch.from_numpy(np.stack([alphas[i] for i in range(len(plays))]))[:, None].to(images.device)
+            alphas = predict(self.iscn.eval(), self.iscn.encode(images), [p.target(i) for i, p in enumerate(plays)])
+        return torch.from_numpy(np.stack(alphas))[:, None].to(images.device)
 
     def loss(self, net, batch: dict, cast) -> tuple[torch.Tensor, dict]:
         coarse = self.coarse(batch)
