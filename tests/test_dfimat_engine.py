@@ -98,3 +98,20 @@ def test_mrn_engine_refines_a_trimap_or_mask(files):
         from safetensors.torch import save_file
         save_file({"x": torch.zeros(1)}, str(other))
         load_engine("mrn", weights=str(other))
+
+
+def test_mrn_exports_to_onnx_and_runs_the_same(files, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from mattekit.cli import main
+    folder, _, mrn = files
+    out = tmp_path / "mrn.onnx"
+    assert main(["export-onnx", str(folder / "mrn.safetensors"), "-o", str(out), "--size", "64", "96"]) == 0
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
+    mask = (rng.uniform(0, 1, (1, 1, 64, 96)) > 0.5).astype(np.float32)
+    got = onnxruntime.InferenceSession(str(out)).run(["alpha"], {"image": image, "mask": mask})[0]
+    with torch.no_grad():
+        want = mrn(torch.from_numpy(image), torch.from_numpy(mask))["alpha"].numpy()
+    assert np.abs(got - want).max() < 1e-4
+    assert main(["export-onnx", str(folder / "iscn.safetensors"), "-o", str(tmp_path / "x.onnx")]) != 0
+    assert not (tmp_path / "x.onnx").exists()

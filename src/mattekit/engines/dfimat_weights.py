@@ -64,6 +64,18 @@ def build_part(name: str, settings_json: str, state: dict, path) -> torch.nn.Mod
     return model.eval()
 
 
+def is_dfimat_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a readable ``.safetensors`` file written as DFIMat weights (its metadata only is read)."""
+    from safetensors import safe_open
+    if not (str(path).endswith(".safetensors") and Path(path).is_file()):
+        return False
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format") == FORMAT
+    except Exception:  # not a safetensors file: let the GFM reader say what is wrong with it
+        return False
+
+
 def read_dfimat(paths) -> tuple[ISCN | None, MRN | None]:
     """ISCN and MRN (None where no file holds it) from one path, paths joined by commas, or a list of paths."""
     if isinstance(paths, (str, os.PathLike)):
