@@ -140,3 +140,27 @@ def test_mrn_overfitted_cuts_the_sad_of_a_blurred_real_alpha_by_60_percent(share
     result = overfit_mrn(set_ / "image" / "GT04.png", set_ / "alpha" / "GT04.png", size=64, steps=150)
     assert result.losses[-1][1] < result.losses[0][1] / 2
     assert result.reduction >= 0.6, (result.sad_before, result.sad_after)
+
+
+def test_instance_images_from_a_him2k_folder(tmp_path):
+    from PIL import Image
+
+    from mattekit.training.dfimat_data import InstanceSet
+    (tmp_path / "images" / "natural").mkdir(parents=True)
+    (tmp_path / "alphas" / "natural" / "a").mkdir(parents=True)
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(tmp_path / "images" / "natural" / "a.png")
+    for i, (x0, x1) in enumerate(((2, 20), (30, 58))):
+        alpha = np.zeros((40, 60), np.uint8)
+        alpha[5:35, x0:x1] = 255
+        Image.fromarray(alpha).save(tmp_path / "alphas" / "natural" / "a" / f"{i}.png")
+    data = InstanceSet(f"him2k:{tmp_path}", "natural", output=32, seed=0, fixed=True)
+    item = data[0]
+    assert len(data) == 1 and item["image"].shape == (32, 32, 3) and item["alphas"].shape[1:] == (32, 32)
+    assert len(item["alphas"]) == 2 and item["text"] in ("the person on the left", "the person on the right",
+                                                          "the largest person", "the smallest person")
+    assert np.array_equal(data[0]["alphas"], item["alphas"])  # fixed: the centred crop every time
+    for kind in ("image", "alpha"):
+        (tmp_path / "plain" / kind).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "plain" / kind / "b.png")
+    with pytest.raises(UsageError, match="has no per-instance alphas"):
+        InstanceSet(f"folder:{tmp_path / 'plain'}", None, 32, 0)

@@ -37,8 +37,9 @@ DEFAULTS: dict = {
     "model": {"backbone": "r34", "rosta": "tt", "imagenet": True, "imagenet_weights": None, "options": {}},
     "data": {
         "track": "ori",          # ori: real images from a dataset reader; comp: composites made online;
-                                 # synth: multi-person scenes (DFIMat tasks)
-        "train": None,           # ori: KIND:PATH of any reader (e.g. am2k:/data/AM-2k, folder:/data/x)
+                                 # synth: multi-person scenes, instances: him2k:PATH (DFIMat tasks)
+        "train": None,           # ori: KIND:PATH of any reader (e.g. am2k:/data/AM-2k, folder:/data/x);
+                                 # instances: a reader with per-instance alphas (him2k:/data/HIM2K)
         "split": None,           # ori: the reader's split (default: its training split where it has one)
         "fg": None, "bg": None,  # comp, synth: foreground folder (image/, alpha/) and background folder
         "mode": "rssn",          # comp: coco, bg20k or rssn

@@ -7,6 +7,9 @@ the seed of its simulated user) from a generator seeded with (seed, e, i), or (s
 scenes every epoch, as a finite dataset like SMPMat is). Items are dicts of numpy arrays; ``collate`` keeps a
 list.
 
+``InstanceSet(spec, split, output, seed)`` gives the same kind of items from real images with per-instance alphas
+(the HIM2K reader, ``him2k:PATH``).
+
 ``perturb_mask`` is Mask Guided Matting's guidance perturbation (Yu et al., CVPR 2021, arXiv 2012.06722, §3.4;
 interactive notes §6): threshold the alpha at t ~ U(0.01, 1), erode and/or dilate it with random ellipses, and
 with probability 0.25 copy a random patch of it elsewhere (CutMask). Kernel sizes are MGMatting's 1..30 at 512
@@ -87,6 +90,41 @@ class SceneSet(torch.utils.data.Dataset):
         alphas = scene.alphas[scene.alphas.reshape(len(scene.alphas), -1).mean(1) > MIN_VISIBLE]
         target = int(rng.integers(len(alphas)))
         return {"image": scene.image, "alphas": alphas, "target": target,
+                "text": layout_text(alphas, target, rng), "seed": int(rng.integers(2 ** 31))}
+
+
+class InstanceSet(torch.utils.data.Dataset):
+    """Real images with per-instance alphas from a dataset reader that has ``load_instances`` (``him2k:PATH``):
+    each image once per epoch, a square crop (random unless ``fixed``; centred then) resized to ``output``, a
+    random visible person as the target, with a layout sentence, seeded like ``SceneSet``."""
+
+    def __init__(self, spec: str, split: str | None, output: int, seed: int, fixed: bool = False):
+        self.dataset = open_dataset(spec, split)
+        if not hasattr(self.dataset, "load_instances"):
+            raise UsageError(f"{spec} has no per-instance alphas; the instances track needs one that has (him2k).")
+        self.names, self.output, self.seed, self.fixed, self.epoch = self.dataset.image_names, output, seed, fixed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, index] if self.fixed else [self.seed, self.epoch, index])
+        item = self.dataset.load_instances(self.names[index])
+        h, w = item.image.shape[:2]
+        side = min(h, w)
+        y = (h - side) // 2 if self.fixed else int(rng.integers(h - side + 1))
+        x = (w - side) // 2 if self.fixed else int(rng.integers(w - side + 1))
+        size = (self.output, self.output)
+        crop = lambda a: cv2.resize(np.ascontiguousarray(a[y:y + side, x:x + side]), size,  # noqa: E731
+                                    interpolation=cv2.INTER_AREA)
+        alphas = np.stack([crop(a) for a in item.alphas]).astype(np.float32)
+        visible = alphas.reshape(len(alphas), -1).mean(1) > MIN_VISIBLE
+        alphas = alphas[visible] if visible.any() else alphas
+        target = int(rng.integers(len(alphas)))
+        return {"image": crop(item.image), "alphas": alphas, "target": target,
                 "text": layout_text(alphas, target, rng), "seed": int(rng.integers(2 ** 31))}
 
 

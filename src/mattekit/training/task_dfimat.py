@@ -3,7 +3,9 @@
 
 Data (``data.track: synth``): multi-person scenes synthesised online from the portraits in ``data.fg`` (a folder
 with ``image/`` and ``alpha/``) over the backgrounds in ``data.bg`` (``training.dfimat_data``), ``dfimat.scenes``
-per epoch, ``data.output`` pixels square; ``data.augment: false`` keeps the same scenes every epoch.
+per epoch, ``data.output`` pixels square; ``data.augment: false`` keeps the same scenes every epoch. Or
+(``data.track: instances``) real images with per-instance alphas, ``data.train=him2k:PATH`` (``data.split``);
+validation still uses synthesised scenes (``data.fg``, ``data.bg``).
 
 ISCN: each sample plays the simulated user (``training.dfimat_interaction``, ``dfimat.interaction``: click,
 scribble, box, text or mixed): round 1 from the ground truth, then a seeded random number (0 to
@@ -38,7 +40,8 @@ from mattekit.errors import UsageError
 from mattekit.evaluation.interactive import iou
 from mattekit.interactive.conflict import conflict_map
 from mattekit.models.dfimat import ISCN, MRN, iscn_settings, make_target, mrn_settings
-from mattekit.training.dfimat_data import SceneSet, collate, load_backgrounds, load_pool, perturb_mask
+from mattekit.training.dfimat_data import (InstanceSet, SceneSet, collate, load_backgrounds, load_pool,
+                                           perturb_mask)
 from mattekit.training.dfimat_interaction import check_kind, corrections, first_round, rounds_before
 from mattekit.training.dfimat_losses import iscn_loss, mrn_loss
 
@@ -101,10 +104,16 @@ def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], kind: str, 
     iscn.train(was)
 
 
-def scenes(config: dict, validation: bool = False) -> SceneSet:
+def scenes(config: dict, validation: bool = False):
+    """The training (or validation) items: synthesised scenes, or real instance images (data.track=instances)."""
     data, options = config["data"], config["dfimat"]
-    if data["track"] != "synth":
-        raise UsageError(f"DFIMat trains on data.track=synth (multi-person scenes), not {data['track']!r}.")
+    if data["track"] == "instances" and not validation:
+        if not data["train"]:
+            raise UsageError("the instances track needs data.train=him2k:PATH (images with per-instance alphas).")
+        return InstanceSet(data["train"], data["split"], data["output"], config["seed"], fixed=not data["augment"])
+    if data["track"] not in ("synth", "instances"):
+        raise UsageError(f"DFIMat trains on data.track=synth (multi-person scenes) or instances (him2k:PATH), not "
+                         f"{data['track']!r}.")
     if not (data["fg"] and data["bg"]):
         raise UsageError("the synth track needs data.fg=FOLDER (portraits: image/, alpha/) and data.bg=FOLDER.")
     pool = load_pool(data["fg"], 2 * data["output"])
