@@ -1,5 +1,6 @@
-"""``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train GFM (also under torchrun for DDP), or the task
-the file names with ``task:`` (``interpreter``: DFIMat's diffusion-feature interpreter, one process)."""
+"""``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train the task the file names with ``task:`` (GFM by
+default; DFIMat's ``iscn`` and ``mrn`` stages) with the shared trainer (also under torchrun for DDP), or
+``interpreter`` (DFIMat's diffusion-feature interpreter, one process)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train GFM (or the task a file names: interpreter) from a YAML configuration",
+        "train", help="train GFM (or the task a file names: iscn, mrn, interpreter) from a YAML configuration",
         description="Settings not in CONFIG keep their defaults (the paper's); KEY=VALUE pairs override both, "
         "e.g. optim.lr=1e-4 data.train=am2k:/data/AM-2k. Run on N GPUs with "
         "`torchrun --nproc_per_node N -m mattekit train CONFIG ...`.")
@@ -21,15 +22,17 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from mattekit.errors import UsageError
     from mattekit.training.config import read_settings
+    from mattekit.training.tasks import TASKS
 
     task = read_settings(args.config).get("task", "gfm")
-    if task == "gfm":
+    if task == "interpreter":
+        from mattekit.training.interpreter import load_config, train
+    elif task in TASKS:
         from mattekit.training.config import load_config
         from mattekit.training.trainer import train
-    elif task == "interpreter":
-        from mattekit.training.interpreter import load_config, train
     else:
-        raise UsageError(f"unknown training task {task!r} in {args.config}; use gfm or interpreter.")
+        raise UsageError(f"unknown training task {task!r} in {args.config}; use one of: "
+                         f"{', '.join(sorted([*TASKS, 'interpreter']))}.")
     history = train(load_config(args.config, args.overrides), resume=args.resume)
     if history and os.environ.get("RANK", "0") == "0":
         print(f"trained to step {history[-1][0]}, last loss {history[-1][1]:.4f}")

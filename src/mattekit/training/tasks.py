@@ -8,7 +8,9 @@ A task is built from the configuration and gives the trainer everything that is 
 - ``check_validation()`` (before training) and ``validate(model, device) -> scores`` (lower ``val.metric`` wins);
 - ``write_weights(model, path)`` / ``read_weights(model, path)``: the checkpoint's model file.
 
-Tasks: ``gfm`` (``task_gfm``), ``iscn`` and ``mrn`` (DFIMat's two stages, ``task_dfimat``).
+Tasks: ``gfm`` (``task_gfm``), ``iscn`` and ``mrn`` (DFIMat's two stages, ``task_dfimat``). DFIMat's
+diffusion-feature ``interpreter`` has the same shape but its own single-process loop (``training.interpreter``),
+which ``mattekit train`` runs when a file says ``task: interpreter``.
 
 Example:
     >>> sorted(TASKS)
