@@ -94,14 +94,15 @@ def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], kind: str, 
     """Play ``counts[i]`` rounds of corrections for sample ``i`` with ``iscn`` in inference mode (no gradients)."""
     if max(counts, default=0) == 0:
         return
-    was = iscn.training
+    modes = [(m, m.training) for m in iscn.modules()]  # restored exactly (frozen batch norm stays frozen)
     iscn.eval()
     features = iscn.encode(images)
     for r in range(max(counts)):
         active = [i for i in range(len(plays)) if counts[i] > r]
         for i, alpha in zip(active, predict(iscn, features, [plays[i].target(i) for i in active])):
             plays[i].advance(kind, alpha)
-    iscn.train(was)
+    for module, training in modes:
+        module.training = training
 
 
 def scenes(config: dict, validation: bool = False):
@@ -173,9 +174,6 @@ class ISCNTask(DFIMatTask):
         images = batch["images"]
         plays, counts = self.plays(batch)
         play_rounds(module, images, plays, self.kind, counts)
-        if self.config["optim"]["freeze_bn"]:
-            from mattekit.training.trainer import set_batch_norm_eval
-            set_batch_norm_eval(module)
         with cast:
             out = net(images, [p.target(i) for i, p in enumerate(plays)])
         out = {**out, "masks": out["masks"].float(), "classes": out["classes"].float(),
