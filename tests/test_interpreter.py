@@ -11,7 +11,9 @@ import pytest
 from mattekit.errors import UsageError
 from mattekit.models.interpreter import Interpreter, image_loss, interpreter_loss, match
 from mattekit.synthesis.prompts import scene_prompt, scene_prompts
-from mattekit.training.interpreter import batch_indices, load_config
+from mattekit.training.config import load_config, merge
+from mattekit.training.interpreter import InterpreterTask
+from mattekit.training.trainer import train
 
 
 def square(y0, x0, side=4, size=8):
@@ -87,20 +89,22 @@ def test_prompt_generator_is_deterministic_under_a_seed():
 
 
 def test_the_shipped_interpreter_config_needs_a_model_and_data_and_reads_eq8_weights():
-    with pytest.raises(UsageError, match="the interpreter task needs model.diffusion"):
-        load_config("configs/interpreter.yaml")
-    cfg = load_config("configs/interpreter.yaml", ["model.diffusion=/m", "data.train=him2k:/d", "optim.steps=5"])
-    assert (cfg["task"], cfg["loss"], cfg["optim"]["steps"]) == ("interpreter", {"class_weight": 0.1,
-                                                                                  "alpha_weight": 1.0}, 5)
-    with pytest.raises(UsageError, match="optim.batch_size must be a whole number of at least 1, not 0"):
-        load_config("configs/interpreter.yaml", ["model.diffusion=/m", "data.train=him2k:/d", "optim.batch_size=0"])
-
-
-def test_training_order_visits_every_image_once_per_pass_and_resumes_alike():
-    order = [pair for step in range(5) for pair in batch_indices(5, seed=1, step=step, batch=2)]
-    assert [e for e, _ in order] == [0] * 5 + [1] * 5
-    assert sorted(i for _, i in order[:5]) == list(range(5)) == sorted(i for _, i in order[5:])
-    assert batch_indices(5, 1, 3, 2) == order[6:8]
+    with pytest.raises(UsageError, match="the interpreter task needs interpreter.diffusion"):
+        train(load_config("configs/interpreter.yaml"))
+    with pytest.raises(UsageError, match="the interpreter task needs data.train"):
+        InterpreterTask(load_config("configs/interpreter.yaml", ["interpreter.diffusion=/m"]))
+    cfg = load_config("configs/interpreter.yaml", ["interpreter.diffusion=/m", "data.train=him2k:/d"])
+    assert (cfg["task"], cfg["interpreter"]["class_weight"], cfg["interpreter"]["alpha_weight"]) == (
+        "interpreter", 0.1, 1.0)
+    assert (cfg["optim"]["optimizer"], cfg["optim"]["weight_decay"], cfg["data"]["output"]) == ("adamw", 0.05, 512)
+    with pytest.raises(UsageError, match="the interpreter task has no validation; leave val.dataset unset"):
+        InterpreterTask(merge(cfg, {"val": {"dataset": "him2k:/d"}})).check_validation()
+    with pytest.raises(UsageError, match="optim.optimizer must be one of adam, adamw, not 'sgd'"):
+        load_config("configs/interpreter.yaml", ["optim.optimizer=sgd"])
+    with pytest.raises(UsageError, match="optim.weight_decay must be a number of at least 0, not -1"):
+        load_config("configs/interpreter.yaml", ["optim.weight_decay=-1"])
+    with pytest.raises(UsageError, match="interpreter.queries must be a whole number of at least 1, not 0"):
+        load_config("configs/interpreter.yaml", ["interpreter.queries=0"])
 
 
 def test_train_names_an_unknown_task(tmp_path, capsys):

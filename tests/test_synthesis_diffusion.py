@@ -185,17 +185,18 @@ def him2k_folder(root, count=2):
 def test_train_then_synthesize_a_him2k_set(model, model_dir, tmp_path):
     data = him2k_folder(tmp_path / "real")
     run = tmp_path / "run"
-    train = ["train", "configs/interpreter.yaml", f"run_dir={run}", f"model.diffusion={model_dir}",
-             f"data.train=him2k:{data}", "data.size=64", "model.width=32", "model.queries=4", "model.layers=2",
-             "model.heads=4", "optim.batch_size=2", "checkpoint_every=1", "progress=false", "log_every=1"]
-    assert main(train + ["optim.steps=1"]) == 0
-    assert main(train + ["optim.steps=2", "--resume"]) == 0  # continues from step 1
+    train = ["train", "configs/interpreter.yaml", f"run_dir={run}", f"interpreter.diffusion={model_dir}",
+             f"data.train=him2k:{data}", "data.output=64", "interpreter.width=32", "interpreter.queries=4",
+             "interpreter.layers=2", "interpreter.heads=4", "optim.batch_size=1", "checkpoint_every=1",
+             "progress=false", "log_every=1", "data.workers=0"]
+    assert main(train + ["optim.max_steps=1"]) == 0
+    assert main(train + ["optim.max_steps=2", "--resume"]) == 0  # continues from step 1, inside epoch 0
     weights = run / "checkpoints" / "step-00000002.safetensors"
     interpreter, timestep = read_interpreter(weights)
     assert timestep == 100 and interpreter.options["channels"] == model.channels()
     log = (run / "log.csv").read_text().splitlines()
-    assert [row.split(",")[:2] for row in log] == [["epoch", "step"], ["0", "1"], ["1", "2"]]
-    assert main(train + ["optim.steps=2", f"run_dir={tmp_path / 'straight'}"]) == 0  # stopping changes nothing
+    assert [row.split(",")[:2] for row in log] == [["epoch", "step"], ["0", "1"], ["0", "2"]]
+    assert main(train + ["optim.max_steps=2", f"run_dir={tmp_path / 'straight'}"]) == 0  # stopping changes nothing
     assert (tmp_path / "straight" / "log.csv").read_text().splitlines()[2].split(",")[2] == log[2].split(",")[2]
 
     known = write_interpreter(constant_interpreter(model.channels()), tmp_path / "known.safetensors", timestep=50)

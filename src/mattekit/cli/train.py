@@ -1,6 +1,6 @@
 """``mattekit train CONFIG.yaml [key=value ...] [--resume]``: train the task the file names with ``task:`` (GFM by
-default; DFIMat's ``iscn`` and ``mrn`` stages) with the shared trainer (also under torchrun for DDP), or
-``interpreter`` (DFIMat's diffusion-feature interpreter, one process)."""
+default; DFIMat's ``iscn`` and ``mrn`` stages and its diffusion-feature ``interpreter``) with the shared trainer,
+in one process or under torchrun for DDP."""
 
 from __future__ import annotations
 
@@ -20,19 +20,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mattekit.errors import UsageError
-    from mattekit.training.config import read_settings
-    from mattekit.training.tasks import TASKS
+    from mattekit.training.config import load_config
+    from mattekit.training.trainer import train
 
-    task = read_settings(args.config).get("task", "gfm")
-    if task == "interpreter":
-        from mattekit.training.interpreter import load_config, train
-    elif task in TASKS:
-        from mattekit.training.config import load_config
-        from mattekit.training.trainer import train
-    else:
-        raise UsageError(f"unknown training task {task!r} in {args.config}; use one of: "
-                         f"{', '.join(sorted([*TASKS, 'interpreter']))}.")
     history = train(load_config(args.config, args.overrides), resume=args.resume)
     if history and os.environ.get("RANK", "0") == "0":
         print(f"trained to step {history[-1][0]}, last loss {history[-1][1]:.4f}")

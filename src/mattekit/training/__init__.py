@@ -1,5 +1,6 @@
-"""Training GFM: losses (``losses``), configuration (``config``), training data (``data``), checkpoints
-(``checkpoints``) and the loop with DDP, AMP and exact resume (``trainer``); ``mattekit train`` drives it.
+"""Training (GFM, DFIMat's ISCN, MRN and interpreter): losses (``losses``), configuration (``config``), data
+(``data``), checkpoints (``checkpoints``), the tasks (``tasks``) and the loop with DDP, AMP and exact resume
+(``trainer``); ``mattekit train`` drives it.
 
 Example:
     >>> from mattekit.training.config import load_config                       # doctest: +SKIP

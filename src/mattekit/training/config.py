@@ -1,9 +1,11 @@
 """Training configuration: a YAML file over the defaults, then ``key.sub=value`` overrides from the command line.
 
-``task`` chooses what is trained (``training.tasks``): ``gfm`` (the default), or DFIMat's ``iscn`` and ``mrn``
+``task`` chooses what is trained (``training.tasks``): ``gfm`` (the default), DFIMat's ``iscn`` and ``mrn``
 stages, whose own settings are in ``dfimat`` (``model.imagenet``/``imagenet_weights`` apply to ISCN's backbone;
-``model.backbone``, ``rosta``, ``options`` and ``loss`` are GFM's). The defaults below are GFM's paper settings;
-DFIMat's (Adam 5e-4, cosine, 150/75 epochs) are in ``configs/dfimat_*.yaml``.
+``model.backbone``, ``rosta``, ``options`` and ``loss`` are GFM's), or DFIMat's diffusion-feature ``interpreter``,
+whose own settings are in ``interpreter``. The defaults below are GFM's paper settings; DFIMat's (Adam 5e-4,
+cosine, 150/75 epochs) are in ``configs/dfimat_*.yaml``, the interpreter's (AdamW 1e-4, 100 epochs) in
+``configs/interpreter.yaml``.
 
 Defaults are the paper's (seed 001 §5.2): Adam with a fixed learning rate of 1e-5, batch 32 for ResNet-34, 8 for
 ResNet-101 and 4 for DenseNet-121 (``optim.batch_size: null`` picks it), 500 epochs (ORI-Track; the COMP-Track
@@ -28,7 +30,7 @@ from mattekit.errors import InputError, UsageError
 PAPER_BATCH = {"r34": 32, "r34_2b": 32, "r101": 8, "d121": 4, "efficientnet_lite0": 32}
 
 DEFAULTS: dict = {
-    "task": "gfm",               # gfm, iscn or mrn (DFIMat's two stages); see training.tasks
+    "task": "gfm",               # gfm, iscn or mrn (DFIMat's two stages), interpreter; see training.tasks
     "run_dir": "runs/gfm",
     "seed": 0,
     "device": "auto",
@@ -39,7 +41,8 @@ DEFAULTS: dict = {
         "track": "ori",          # ori: real images from a dataset reader; comp: composites made online;
                                  # synth: multi-person scenes, instances: him2k:PATH (DFIMat tasks)
         "train": None,           # ori: KIND:PATH of any reader (e.g. am2k:/data/AM-2k, folder:/data/x);
-                                 # instances: a reader with per-instance alphas (him2k:/data/HIM2K)
+                                 # instances (and the interpreter task): a reader with per-instance alphas
+                                 # (him2k:/data/HIM2K)
         "split": None,           # ori: the reader's split (default: its training split where it has one)
         "fg": None, "bg": None,  # comp, synth: foreground folder (image/, alpha/) and background folder
         "mode": "rssn",          # comp: coco, bg20k or rssn
@@ -54,7 +57,8 @@ DEFAULTS: dict = {
     "val": {"dataset": None, "split": None, "every": 10, "strategy": None, "protocol": "gfm", "metric": "sad",
             "limit": None, "max_size": 1600},
     "optim": {"lr": 1e-5, "batch_size": None, "epochs": 500, "max_steps": None, "amp": True, "freeze_bn": False,
-              "sync_bn": True, "schedule": "constant"},  # schedule: constant or cosine (DFIMat)
+              "sync_bn": True, "schedule": "constant",  # schedule: constant or cosine (DFIMat)
+              "optimizer": "adam", "weight_decay": 0.0},  # adam (L2 decay) or adamw (decoupled decay)
     "dfimat": {                  # the iscn and mrn tasks (training.task_dfimat)
         "preset": "dfimat",      # dfimat, dfimat-s or tiny (models.dfimat.settings)
         "settings": {},          # ISCN or MRN settings changed from the preset
@@ -66,6 +70,13 @@ DEFAULTS: dict = {
         "people": None,          # people per scene (None: 2-4 drawn)
         "coarse": "iscn",        # mrn: coarse masks from the frozen ISCN, or perturbed ground truth
         "iscn_weights": None,    # mrn: the trained ISCN stage's weight file
+    },
+    "interpreter": {             # the interpreter task (training.interpreter)
+        "diffusion": None,       # the frozen Stable Diffusion folder (diffusers layout)
+        "timestep": 100,         # the noise level its features are read at
+        "captions": None,        # {"<subset>/<stem>": sentence}; default ROOT/captions.json of data.train
+        "queries": 20, "width": 256, "layers": 6, "heads": 8,  # models.interpreter.Interpreter
+        "class_weight": 0.1, "alpha_weight": 1.0,  # Eq. 8's weights of the class BCE and the alpha L1
     },
     "loss": {"official": False},
     "checkpoint_every": 0,       # steps between checkpoints (0: at the end of every epoch)
@@ -79,11 +90,13 @@ DEFAULTS: dict = {
 MINIMA = {"seed": 0, "checkpoint_every": 0, "keep": 0, "log_every": 1,
           "data.output": 32, "data.repeat": 1, "data.workers": 0, "data.per_foreground": 1,
           "val.every": 1, "val.limit": 1, "val.max_size": 32, "dfimat.rounds": 1, "dfimat.scenes": 1,
-          "dfimat.points": 1, "dfimat.people": 1,
+          "dfimat.points": 1, "dfimat.people": 1, "interpreter.timestep": 0, "interpreter.queries": 1,
+          "interpreter.width": 1, "interpreter.layers": 1, "interpreter.heads": 1,
           "optim.lr": 0.0, "optim.batch_size": 1, "optim.epochs": 1, "optim.max_steps": 1}
 FLAGS = ("deterministic", "progress", "model.imagenet", "data.augment", "optim.amp", "optim.freeze_bn",
          "optim.sync_bn", "loss.official", "dfimat.deep_supervision")
 SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "adamw")
 
 
 class SettingsLoader(yaml.SafeLoader):
@@ -178,6 +191,12 @@ def check_values(config: dict) -> None:
     if config["optim"]["schedule"] not in SCHEDULES:
         raise UsageError(f"training setting optim.schedule must be one of {', '.join(SCHEDULES)}, not "
                          f"{config['optim']['schedule']!r}.")
+    if config["optim"]["optimizer"] not in OPTIMIZERS:
+        raise UsageError(f"training setting optim.optimizer must be one of {', '.join(OPTIMIZERS)}, not "
+                         f"{config['optim']['optimizer']!r}.")
+    decay = config["optim"]["weight_decay"]
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or decay < 0:
+        raise UsageError(f"training setting optim.weight_decay must be a number of at least 0, not {decay!r}.")
     if not isinstance(config["dfimat"]["settings"], dict):
         raise UsageError(f"training setting dfimat.settings must be a mapping, not {config['dfimat']['settings']!r}.")
     if config["data"]["output"] % 32:

@@ -8,13 +8,12 @@ A task is built from the configuration and gives the trainer everything that is 
 - ``check_validation()`` (before training) and ``validate(model, device) -> scores`` (lower ``val.metric`` wins);
 - ``write_weights(model, path)`` / ``read_weights(model, path)``: the checkpoint's model file.
 
-Tasks: ``gfm`` (``task_gfm``), ``iscn`` and ``mrn`` (DFIMat's two stages, ``task_dfimat``). DFIMat's
-diffusion-feature ``interpreter`` has the same shape but its own single-process loop (``training.interpreter``),
-which ``mattekit train`` runs when a file says ``task: interpreter``.
+Tasks: ``gfm`` (``task_gfm``), ``iscn`` and ``mrn`` (DFIMat's two stages, ``task_dfimat``) and DFIMat's
+diffusion-feature ``interpreter`` (``interpreter``).
 
 Example:
     >>> sorted(TASKS)
-    ['gfm', 'iscn', 'mrn']
+    ['gfm', 'interpreter', 'iscn', 'mrn']
 """
 
 from __future__ import annotations
@@ -24,7 +23,8 @@ import importlib
 from mattekit.errors import UsageError
 
 TASKS = {"gfm": "mattekit.training.task_gfm:GFMTask", "iscn": "mattekit.training.task_dfimat:ISCNTask",
-         "mrn": "mattekit.training.task_dfimat:MRNTask"}
+         "mrn": "mattekit.training.task_dfimat:MRNTask",
+         "interpreter": "mattekit.training.interpreter:InterpreterTask"}
 
 
 def build_task(config: dict):

@@ -1,5 +1,5 @@
-"""The training loop of every task (``training.tasks``: GFM, DFIMat's ISCN and MRN): one process or many (DDP under
-``torchrun``), AMP on GPU, exact resume, logs, validation and best-checkpoint selection.
+"""The training loop of every task (``training.tasks``: GFM, DFIMat's ISCN, MRN and interpreter): one process or many
+(DDP under ``torchrun``), AMP on GPU, exact resume, logs, validation and best-checkpoint selection.
 
 Run with ``mattekit train CONFIG.yaml [key=value ...] [--resume]``, or on N processes/GPUs with
 ``torchrun --nproc_per_node N -m mattekit train ...`` (several nodes likewise with torchrun's rendezvous options).
@@ -15,7 +15,8 @@ weights, optimizer moments, random state, and the same remaining samples of the 
 
 The learning rate is ``optim.lr`` throughout (``optim.schedule: constant``) or follows a cosine from ``optim.lr``
 at the first step to 0 after the last of ``optim.epochs`` (``cosine``; ``optim.max_steps`` stops a run early without
-changing it), a function of the step, so a resumed run continues it exactly.
+changing it), a function of the step, so a resumed run continues it exactly. The optimiser is Adam
+(``optim.optimizer: adam``) or AdamW (``adamw``), with ``optim.weight_decay`` (0 by default).
 
 Example:
     >>> from mattekit.training.config import load_config
@@ -146,7 +147,9 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
 
     model = task.build(fresh=marker is None)
     model.to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=optim["lr"])
+    kind = torch.optim.AdamW if optim["optimizer"] == "adamw" else torch.optim.Adam
+    optimizer = kind([p for p in model.parameters() if p.requires_grad], lr=optim["lr"],
+                     weight_decay=optim["weight_decay"])
     dtype = autocast_dtype(device, "auto") if optim["amp"] else None
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     state = {"epoch": 0, "step": 0, "best": None}
