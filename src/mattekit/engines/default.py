@@ -13,6 +13,11 @@
   no colour halo.
 With a user trimap, the trimap is the glance and only focus runs.
 
+Memory is bounded whatever the size or aspect ratio: the segmenters see at most 1024 pixels a side, the focus and
+the foreground estimation work at ``work_pixels`` and upsample in bands; a 12-megapixel photo peaks at about
+1.3 GB (``bench/robustness.py``). Images under ``MIN_SIDE`` pixels a side (1x1, 1xN, Nx1) are matted on a copy
+with their border pixels repeated up to that size, then cropped back.
+
 Example:
     >>> from skimage.data import chelsea                                     # doctest: +SKIP
     >>> matte = DefaultEngine().predict(chelsea())                           # doctest: +SKIP
@@ -26,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 
+from mattekit.budget import GIB, Budget
 from mattekit.engines.segmenters import Modnet, U2Netp
 from mattekit.errors import UsageError
 from mattekit.matte import Matte
@@ -34,6 +40,7 @@ from mattekit.matting.foreground import estimate_foreground
 from mattekit.matting.trimap import BAND_FRACTION, trimap_from_probability
 
 SEGMENTERS = ("modnet", "u2netp")
+MIN_SIDE = 8  # smaller images are padded by repeating their border up to this many pixels a side
 
 
 def unsure_ratio(prob: np.ndarray) -> float:
@@ -67,6 +74,7 @@ class DefaultEngine:
     """Offline glance (MODNet or U²-Netp) + closed-form/sampling focus + TT merge; see the module docstring."""
 
     name = "default"
+    budget = Budget(base=GIB, per_megapixel=100 << 20)  # measured: 0.9 GB and 70 MB per megapixel (bench/robustness.py)
 
     def __init__(self, weights=None, band_fraction: float = BAND_FRACTION, work_pixels: int = 600_000,
                  glance_work_pixels: int = 400_000, doubt_iou: float = 0.75):
@@ -96,6 +104,12 @@ class DefaultEngine:
         return probs[choose_glance(probs["modnet"], probs["u2netp"])], doubt
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
+        height, width = image.shape[:2]
+        if min(height, width) < MIN_SIDE:
+            pad = ((0, max(0, MIN_SIDE - height)), (0, max(0, MIN_SIDE - width)))
+            grown = self.predict(np.pad(image, pad + ((0, 0),), mode="edge"),
+                                 None if trimap is None else np.pad(trimap, pad, mode="edge"))
+            return Matte(alpha=grown.alpha[:height, :width].copy(), foreground=grown.foreground[:height, :width].copy())
         work_pixels = self.work_pixels
         if trimap is None:
             prob, doubt = self.glance(image)
