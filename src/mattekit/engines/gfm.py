@@ -1,6 +1,7 @@
 """The GFM engine: trimap-free matting with GFM checkpoints (official ``.pth`` or mattekit ``.safetensors``).
 
-Test strategies (seed 001 §5.5, official notes §2), all device-agnostic:
+Test strategies (Li et al., "Bridging Composite and Real", IJCV 2022, arXiv:2010.16188, §5.5, and the
+official code's ``core/test.py``, github.com/JizhiziLi/GFM), all device-agnostic:
 
 - ``resize``: one pass at ``ratio`` (default 1/2); the merged alpha is resized back.
 - ``hybrid`` (default for TT/FT/BT): the glance map from a pass at 1/``d1`` (default 3) and the focus alpha from a
