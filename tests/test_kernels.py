@@ -37,7 +37,7 @@ def test_the_notice_is_one_line_before_the_compile():
 
 def test_refusing_an_empty_file_loads_no_engine_and_compiles_nothing(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
-    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "notes.txt", format="PNG")  # an image, by its suffix not
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "notes.txt", format="PNG")  # not an image by name
     code = ("import sys; from mattekit.cli import main; "
             f"rc = main(['predict', {str(tmp_path)!r}, '-o', {str(tmp_path / 'out')!r}]); "
             "print(rc, sorted(m for m in ('pymatting', 'numba', 'onnxruntime', 'torch') if m in sys.modules))")

@@ -52,31 +52,44 @@ def _open(path: str | os.PathLike, max_pixels: int | None) -> Image.Image:
 
 
 def _decode(source, name: str, max_pixels: int | None) -> Image.Image:
-    """Decode ``source`` (a path or a binary file object) called ``name`` in messages, pixel count checked first."""
+    """Decode ``source`` (a path or a binary file object) called ``name`` in messages, pixel count checked first.
+    A file that fails to decode, however its format plugin fails, is refused in one line; the warnings of Pillow's
+    plugins about odd but readable files are silenced (the outcome is a decoded image or a sentence)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _decode_quietly(source, name, max_pixels)
+
+
+def _decode_quietly(source, name: str, max_pixels: int | None) -> Image.Image:
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     try:
         im = Image.open(source)
     except UnidentifiedImageError:
         raise InputError(f"{name} is not an image that can be read (PNG, JPEG, TIFF, BMP, WebP).") from None
     except OSError as e:
-        raise InputError(f"{name} cannot be read: {e.strerror or e}.") from None
+        raise InputError(f"{name} cannot be read: {e.strerror or _reason(e)}.") from None
     except Exception as e:  # a corrupt header can make a format plugin fail in any way
-        raise InputError(f"{name} has a corrupt header ({type(e).__name__}: {e}).") from None
+        raise InputError(f"{name} has a corrupt header ({type(e).__name__}: {_reason(e)}).") from None
     width, height = im.size
+    if width < 1 or height < 1:
+        raise InputError(f"{name} declares {width}x{height} pixels: it holds no image.")
     if width * height > limit:
         raise InputError(
             f"{name} has {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
             f"{limit / 1e6:g}; downscale it or raise the limit (--max-pixels)."
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im.load()
-            return ImageOps.exif_transpose(im)
+        im.load()
+        return ImageOps.exif_transpose(im)
     except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{name} is truncated or corrupt ({e}).") from None
+        raise InputError(f"{name} is truncated or corrupt ({_reason(e)}).") from None
     except Exception as e:  # a corrupt stream can make a decoder fail in any way
-        raise InputError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}).") from None
+        raise InputError(f"{name} is truncated or corrupt ({type(e).__name__}: {_reason(e)}).") from None
+
+
+def _reason(error: Exception) -> str:
+    """The first line of ``error``'s message, so that a refusal stays one line."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _to_8bit(arr: np.ndarray) -> np.ndarray:
@@ -123,7 +136,8 @@ def as_rgb(image, max_pixels: int | None = None) -> np.ndarray:
         try:
             return _pil_to_rgb(im)
         except (ValueError, OSError, TypeError) as e:
-            raise InputError(f"{image} has pixels of a kind that cannot be converted to RGB ({im.mode}: {e}).") from None
+            raise InputError(f"{image} has pixels of a kind that cannot be converted to RGB ({im.mode}: "
+                             f"{_reason(e)}).") from None
     if isinstance(image, Image.Image):
         return _pil_to_rgb(ImageOps.exif_transpose(image))
     arr = np.asarray(image)

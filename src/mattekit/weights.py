@@ -192,7 +192,7 @@ def load_state(path: str | os.PathLike):
     >>> load_state(junk)
     Traceback (most recent call last):
     ...
-    mattekit.errors.WeightsError: ... is not a PyTorch weight file (it is corrupt, truncated or of another format); fetch it again or pass the right file.
+    mattekit.errors.WeightsError: ... is not a PyTorch weight file (it is corrupt, truncated or of another ...
     """
     import pickle
 

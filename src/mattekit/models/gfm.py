@@ -1,4 +1,5 @@
-"""GFM, the Glance and Focus Matting network (J. Li, J. Zhang, S. J. Maybank, D. Tao, "Bridging Composite and Real: Towards End-to-end Deep Image Matting", IJCV 2022, arXiv:2010.16188, §3), as a composition of named parts.
+"""GFM, the Glance and Focus Matting network, as a composition of named parts (J. Li, J. Zhang, S. J. Maybank,
+D. Tao, "Bridging Composite and Real: Towards End-to-end Deep Image Matting", IJCV 2022, arXiv:2010.16188, §3).
 
 ``forward`` reads as the data flow: the shared ``encoder`` turns a raw 0-255 RGB batch into stage features; the
 ``glance`` decoder (pyramid pooling module + side branches) and the ``focus`` decoder (bridge block + U-Net skips)
