@@ -97,6 +97,8 @@ def predict_files(inputs, out_dir, engine, trimap=None, background: str | None =
     """
     paths, skipped = io.list_inputs(inputs)
     out_dir, report = Path(out_dir), BatchReport(skipped=skipped)
+    if out_dir.is_dir():
+        io.remove_leftovers(out_dir)  # of a run that was killed
     if trimap is not None and not Path(trimap).is_dir() and len(paths) > 1:
         raise InputError(f"one trimap file ({trimap}) was given for {len(paths)} images; pass a folder of trimaps "
                          "named like the images.")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -285,7 +286,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -296,6 +297,39 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync(path.parent, folder=True)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
+
+
+def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that ``atomic_path`` left in ``folder`` when its process was killed (the process
+    that made each is named in it and no longer runs); a resumed job calls this. Returns the deleted paths.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".a.png.999999999.k2j4h5g6.png").write_bytes(b"half")  # no such process
+    >>> _ = (folder / ".hidden").write_bytes(b"kept")
+    >>> [p.name for p in remove_leftovers(folder)], sorted(p.name for p in folder.iterdir())
+    (['.a.png.999999999.k2j4h5g6.png'], ['.hidden'])
+    """
+    removed = []
+    for path in Path(folder).glob(".*"):
+        found = _TEMPORARY.match(path.name)
+        if found and path.is_file() and not _running(int(found["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2 ** 31  # another user's process, or a number no process can have
+    return True
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
