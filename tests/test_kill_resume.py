@@ -108,3 +108,28 @@ def test_compose_killed_mid_set_resumes_to_the_uninterrupted_set(tmp_path):
     assert len(lines(killed / "manifest.jsonl")) < 12
     mattekit([*command, "-o", str(killed)])
     assert tree_bytes(killed) == tree_bytes(tmp_path / "straight")
+
+
+def test_train_killed_mid_epoch_resumes_from_its_last_checkpoint_with_the_same_losses(shared_data, tmp_path):
+    import yaml
+
+    settings = {"progress": False, "seed": 3, "checkpoint_every": 1, "keep": 5,
+                "model": {"backbone": "efficientnet_lite0", "imagenet": False},
+                "data": {"train": f"folder:{shared_data / 'dim-composites'}", "output": 32, "workers": 0},
+                "optim": {"lr": 0.001, "batch_size": 2, "epochs": 10, "max_steps": 4}}
+    for name in ("straight", "killed"):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**settings, "run_dir": str(tmp_path / name)}))
+    mattekit(["train", str(tmp_path / "straight.yaml")])
+    log = tmp_path / "killed" / "log.csv"
+    assert kill_when(["train", str(tmp_path / "killed.yaml")], lambda: len(lines(log)) >= 3)  # mid-epoch: 5 steps
+    assert all(line.endswith("\n") for line in lines(log))
+    mattekit(["train", str(tmp_path / "killed.yaml"), "--resume"])
+
+    def losses(run: Path) -> dict[int, float]:
+        with open(run / "log.csv") as f:
+            return {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+
+    straight, resumed = losses(tmp_path / "straight"), losses(tmp_path / "killed")
+    assert sorted(resumed) == [1, 2, 3, 4]
+    assert all(abs(resumed[step] - straight[step]) <= 1e-5 * abs(straight[step]) for step in straight)
+    assert not list((tmp_path / "killed").rglob(".*"))  # no temporary file left behind
