@@ -2,7 +2,8 @@
 
 Step 1 (``--measure OUT.jsonl``): for every image of the four sets with ground truth (alphamatting,
 portraits-pseudo, animals-pseudo, dim-composites) record the signals a rule may use (IoU of the two masks, each
-map's unsure ratio) and the SAD (whole image, /1000) of MODNet alone, U²-Netp alone, and of the whole engine
+map's unsure ratio) and the SAD (whole image, /1000) of MODNet alone, U²-Netp alone, each map made sure where it
+is sure (``lost_glance_alpha``, the engine's output when the two find no common subject), and of the whole engine
 (trimap from the glance, focus, merge) with each candidate glance: MODNet's map, U²-Netp's, and their mean.
 Step 2 (``--fit OUT.jsonl``): for each set, fit the rule's parameters on the three other sets (the lowest mean of
 per-set mean SADs over a grid) and report the held-out set's SAD beside MODNet alone and U²-Netp alone.
@@ -30,7 +31,7 @@ def sad(alpha: np.ndarray, truth: np.ndarray) -> float:
 
 def measure(data: Path, out: Path) -> None:
     from mattekit.data.datasets import open_dataset
-    from mattekit.engines.default import DefaultEngine, mask_iou, unsure_ratio
+    from mattekit.engines.default import DefaultEngine, lost_glance_alpha, mask_iou, unsure_ratio
     from mattekit.matting.focus import solve_focus
     from mattekit.matting.trimap import trimap_from_probability
 
@@ -47,8 +48,10 @@ def measure(data: Path, out: Path) -> None:
                 probs["mean"] = (probs["modnet"] + probs["u2netp"]) / 2
                 masks = [probs["modnet"] > 0.5, probs["u2netp"] > 0.5]
                 iou = mask_iou(*masks)
-                doubt = masks[0] != masks[1] if iou >= engine.doubt_iou else None
+                doubt = masks[0] != masks[1] if iou >= engine.doubt_iou else None  # as the engine does
                 row = {"set": set_name, "name": sample.name, "iou": iou,
+                       "lost_modnet": sad(lost_glance_alpha(probs["modnet"]), sample.alpha),
+                       "lost_u2netp": sad(lost_glance_alpha(probs["u2netp"]), sample.alpha),
                        "unsure_modnet": unsure_ratio(probs["modnet"]), "unsure_u2netp": unsure_ratio(probs["u2netp"]),
                        "alone_modnet": sad(probs["modnet"], sample.alpha), "alone_u2netp": sad(probs["u2netp"],
                                                                                                 sample.alpha)}
@@ -62,8 +65,8 @@ def measure(data: Path, out: Path) -> None:
 
 
 def rule_choice(row: dict, rule: tuple) -> str:
-    """The glance a rule picks for one image: (agree_iou, prefer_margin, when_agree, when_unsure)."""
-    agree_iou, margin, when_agree, otherwise = rule
+    """The glance a rule picks for one image: (agree_iou, prefer_margin, when_agree, otherwise, lost_iou)."""
+    agree_iou, margin, when_agree, otherwise, _ = rule
     if row["iou"] >= agree_iou:
         return when_agree
     if row["unsure_u2netp"] < margin * row["unsure_modnet"]:
@@ -71,15 +74,24 @@ def rule_choice(row: dict, rule: tuple) -> str:
     return otherwise
 
 
+def rule_sad(row: dict, rule: tuple) -> float:
+    """The SAD of the engine under ``rule``: below ``lost_iou`` the segmenters have not found one subject, and the
+    chosen map is the alpha as it is (no trimap and focus, which would only sharpen a guess)."""
+    choice = rule_choice(row, rule)
+    if row["iou"] < rule[4] and choice != "mean":
+        return row[f"lost_{choice}"]
+    return row[f"engine_{choice}"]
+
+
 RULES = list(itertools.product((0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01), (0.0, 0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 1e9),
-                               GLANCES, GLANCES))
+                               GLANCES, GLANCES, (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)))
 
 
 def score(rows: list[dict], rule: tuple) -> float:
     """Mean over sets of the mean engine SAD under ``rule``."""
     by_set: dict[str, list[float]] = {}
     for row in rows:
-        by_set.setdefault(row["set"], []).append(row[f"engine_{rule_choice(row, rule)}"])
+        by_set.setdefault(row["set"], []).append(rule_sad(row, rule))
     return float(np.mean([np.mean(v) for v in by_set.values()]))
 
 
@@ -96,7 +108,7 @@ def fit(path: Path) -> None:
         best = min(RULES, key=lambda rule: (score(train, rule), RULES.index(rule)))
         mean = {key: np.mean([r[key] for r in test]) for key in
                 ("alone_modnet", "alone_u2netp", "engine_modnet", "engine_u2netp", "engine_mean")}
-        chosen = np.mean([r[f"engine_{rule_choice(r, best)}"] for r in test])
+        chosen = np.mean([rule_sad(r, best) for r in test])
         print(f"| {held} | {len(test)} | {describe(best)} | {chosen:.2f} | {mean['alone_modnet']:.2f} | "
               f"{mean['alone_u2netp']:.2f} | {mean['engine_modnet']:.2f} | {mean['engine_u2netp']:.2f} | "
               f"{mean['engine_mean']:.2f} |")
@@ -105,8 +117,9 @@ def fit(path: Path) -> None:
 
 
 def describe(rule: tuple) -> str:
-    agree_iou, margin, when_agree, otherwise = rule
-    return f"IoU ≥ {agree_iou:g}: {when_agree}; else U²-Netp if its unsure ratio < {margin:g}× MODNet's, else {otherwise}"
+    agree_iou, margin, when_agree, otherwise, lost_iou = rule
+    return (f"IoU ≥ {agree_iou:g}: {when_agree}; else U²-Netp if its unsure ratio < {margin:g}× MODNet's, else "
+            f"{otherwise}; IoU < {lost_iou:g}: that map as the alpha, no focus")
 
 
 if __name__ == "__main__":
