@@ -10,8 +10,8 @@ ground-truth alpha with an elliptical kernel:
 ``merge_tt/merge_ft/merge_bt`` of ``mattekit.matting.merge`` applied to (glance, focus) give back ``alpha``
 exactly, in float32. The official code pairs FT with the dilation and BT with the bare mask, which its own merge
 rules cannot undo (its ``core/data.py``, github.com/JizhiziLi/GFM; docs/gfm.md); this module does not. To make
-the BT subtraction exact, the returned ``alpha`` is alpha rounded to a multiple of 2⁻²⁴ (it moves by at most 3·10⁻⁸): on that grid
-``1 − (1 − alpha)`` is exact in float32.
+the BT subtraction exact, the returned ``alpha`` is alpha rounded to a multiple of 2⁻²⁴ (it moves by at most
+3·10⁻⁸): on that grid ``1 − (1 − alpha)`` is exact in float32.
 
 ``transition`` is where the focus decoder's output shapes the merge and its loss is taken: the trimap's unknown
 band (TT), the non-zero alpha outside the core (FT), the region where alpha is below 1 (BT).
