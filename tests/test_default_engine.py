@@ -70,3 +70,19 @@ def test_flat_and_subjectless_images_give_an_empty_matte(engine):
     for image in (np.zeros((64, 64, 3), np.uint8), np.full((48, 80, 3), 200, np.uint8)):
         matte = engine.predict(image)
         assert matte.alpha.shape == image.shape[:2] and matte.alpha.max() == 0
+
+
+def test_modnet_input_is_bounded_whatever_the_aspect_ratio():
+    from mattekit.engines.segmenters import Modnet
+
+    assert Modnet.input_size(1080, 1620) == (512, 768)  # photos keep the 512 short side
+    assert Modnet.input_size(2, 4000) == (32, 1024) and Modnet.input_size(4000, 2) == (1024, 32)
+    assert Modnet.input_size(1, 1) == (512, 512)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 4000), (5, 3)])
+def test_tiny_and_extreme_images_are_matted_at_their_size(engine, shape):
+    image = np.random.default_rng(0).integers(0, 256, shape + (3,), np.uint8)
+    matte = engine.predict(image)
+    assert matte.alpha.shape == shape and matte.foreground.shape == shape + (3,)
+    assert 0 <= matte.alpha.min() <= matte.alpha.max() <= 1

@@ -70,14 +70,40 @@ def test_safetensors_written_once_per_tensor_round_trip_with_metadata(tmp_path):
 def test_unreadable_or_foreign_files_are_one_sentence_errors(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(WeightsError, match="bad.pth is not a readable weight file"):
+    with pytest.raises(WeightsError) as caught:
         build_from_weights(bad)
+    assert str(caught.value) == (f"{bad} is not a PyTorch weight file (it is corrupt, truncated or of another "
+                                 "format); fetch it again or pass the right file.")
     other = tmp_path / "other.pth"
     torch.save({"fc.weight": torch.zeros(2)}, other)
     with pytest.raises(WeightsError, match="other.pth is not a GFM checkpoint"):
         build_from_weights(other)
     with pytest.raises(WeightsError, match="needs a checkpoint"):
         GFMEngine(None)
+
+
+class Payload:
+    """An object whose unpickling would call a function: what a malicious checkpoint carries."""
+
+    def __reduce__(self):
+        return (print, ("unpickled",))
+
+
+def test_a_malicious_pickle_is_refused_in_one_sentence(tmp_path, capsys):
+    evil = tmp_path / "evil.pth"
+    torch.save({"conv.weight": torch.zeros(1), "payload": Payload()}, evil)
+    with pytest.raises(WeightsError) as caught:
+        build_from_weights(evil)
+    assert str(caught.value) == (
+        f"{evil} is a pickle that asks for the Python object print, not only tensors, and is refused "
+        "because unpickling it could run code; use a checkpoint of plain tensors (a state_dict) or a .safetensors "
+        "file.")
+    assert "unpickled" not in capsys.readouterr().out
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\xff" * 64)
+    with pytest.raises(WeightsError, match=r"^\S+broken.safetensors is not a valid safetensors file \([^\n]*\); "
+                                           r"fetch it again or pass the right file\.$"):
+        build_from_weights(broken)
 
 
 def test_wrong_backbone_override_names_the_recognised_one(checkpoints):

@@ -112,3 +112,55 @@ def test_background_specs():
     assert io.parse_background("0,128,255", (1, 2))[0, 1].tolist() == [0, 128, 255]
     with pytest.raises(InputError, match="neither a colour"):
         io.parse_background("no-such-colour-or-file", (1, 1))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_written_files_have_the_mode_an_ordinary_open_gives(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        with open(tmp_path / "plain.txt", "w") as f:
+            f.write("x")
+        io.write_text(tmp_path / "atomic.txt", "x")
+        io.save_alpha(tmp_path / "alpha.png", np.zeros((2, 2), np.float32))
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == expected
+    assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == expected
+    assert (tmp_path / "alpha.png").stat().st_mode & 0o777 == expected
+
+
+def test_the_file_is_synced_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b)))
+    io.write_text(tmp_path / "notes.txt", "done")
+    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1].startswith(str(tmp_path / ".notes.txt.")) and events[2][1] == str(tmp_path)
+
+
+def test_an_exception_mid_write_leaves_no_partial_and_no_temporary_file(tmp_path):
+    (tmp_path / "kept.txt").write_text("old")
+    for target in ("new.txt", "kept.txt"):
+        with pytest.raises(RuntimeError, match="disk yanked"):
+            with io.atomic_path(tmp_path / target) as tmp:
+                with open(tmp, "w") as f:
+                    f.write("half of it")
+                    f.flush()
+                    raise RuntimeError("disk yanked")
+    assert sorted(os.listdir(tmp_path)) == ["kept.txt"] and (tmp_path / "kept.txt").read_text() == "old"
+
+
+def test_folders_list_every_file_as_an_image_or_skipped_with_the_reason(tmp_path):
+    Image.new("RGB", (3, 2), "red").save(tmp_path / "b.gif")
+    Image.new("RGB", (3, 2), "red").save(tmp_path / "a.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "README").write_text("hello")
+    images, skipped = io.list_inputs([tmp_path])
+    assert [p.name for p in images] == ["a.png", "b.gif"]
+    assert {p.name: why for p, why in skipped.items()} == {
+        "README": "not an image: no image format has the suffix (none)",
+        "notes.txt": "not an image: no image format has the suffix .txt"}
+    assert io.load_image(images[1]).shape == (2, 3, 3)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from mattekit.matting.focus import solve_focus
@@ -72,3 +73,23 @@ def test_transition_without_any_foreground_is_background():
     trimap[5:15, 5:15] = 128
     image = np.random.default_rng(1).integers(0, 255, (20, 20, 3), dtype=np.uint8)
     assert solve_focus(image, trimap).max() == 0
+
+
+def test_guided_filter_in_bands_equals_the_whole_image_filter():
+    import cv2
+
+    from mattekit.matting.focus import guided_upsample
+
+    rng = np.random.default_rng(3)
+    image, alpha = rng.integers(0, 256, (300, 41, 3), np.uint8), rng.random((300, 41), np.float32)
+    whole = cv2.ximgproc.guidedFilter(image, alpha, 4, 100.0)
+    assert np.abs(guided_upsample(image, alpha, 4, 100.0, band_rows=37) - whole).max() < 1e-4
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1)])
+def test_foreground_of_images_a_pixel_wide(shape):
+    from mattekit.matting.foreground import estimate_foreground
+
+    image = np.full(shape + (3,), 90, np.uint8)
+    foreground = estimate_foreground(image, np.full(shape, 0.5, np.float32))
+    assert foreground.shape == shape + (3,) and np.allclose(foreground, 90 / 255, atol=1e-3)

@@ -1,5 +1,10 @@
 """Matting many files: outputs named after their inputs, written atomically, one failure never stopping the rest.
 
+Every file is matted, refused in one sentence (``BatchReport.failed``: it cannot be decoded, it would not fit in
+memory (``mattekit.budget``), the engine ran out of memory) or skipped with the reason (``BatchReport.skipped``:
+its outputs exist, or a folder's file that is not an image). The engine may be given as a function that builds it,
+which is then called only once an input has decoded, so a run that only refuses files never loads a model.
+
 For each input ``<stem>`` the outputs are ``<stem>.alpha.png`` (8-bit grey), ``<stem>.cutout.png`` (RGBA, straight
 alpha, estimated foreground colours) and, with a background, ``<stem>.composite.png``.
 
@@ -8,6 +13,7 @@ Example:
     >>> report = predict_files(["photos/"], "out", load_engine("default"))      # doctest: +SKIP
     >>> report.failed                                                           # doctest: +SKIP
     {}
+    >>> predict_files(["photos/"], "out", lambda: load_engine("gfm", "gfm.pth"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mattekit import io
+from mattekit.budget import DEFAULT_BUDGET, check_fits
 from mattekit.errors import InputError, MattekitError
 from mattekit.matte import Matte
 
@@ -73,37 +80,55 @@ def find_trimap(trimap: Path, stem: str) -> Path:
 @dataclass
 class BatchReport:
     done: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: dict[Path, str] = field(default_factory=dict)
+    skipped: dict[Path, str] = field(default_factory=dict)  # path -> why it was skipped
+    failed: dict[Path, str] = field(default_factory=dict)  # path -> the sentence that refused it
 
 
 def predict_files(inputs, out_dir, engine, trimap=None, background: str | None = None, max_size: int | None = None,
-                  skip_existing: bool = False, max_pixels: int | None = None, debug: bool = False) -> BatchReport:
-    """Matte every image in ``inputs`` (files or folders) with ``engine`` and write the outputs to ``out_dir``.
+                  skip_existing: bool = False, max_pixels: int | None = None, debug: bool = False,
+                  max_memory: int | None = None) -> BatchReport:
+    """Matte every image in ``inputs`` (files or folders) with ``engine`` (or a function that builds it) and write
+    the outputs to ``out_dir``.
 
     ``trimap`` is a file (one input) or a folder of trimaps matched by stem. With ``max_size`` the long side is
     limited before matting (outputs have the reduced size). Images whose outputs exist are skipped with
-    ``skip_existing``. A failing image is recorded in the report and the others go on.
+    ``skip_existing``. An image whose estimated memory (the engine's ``budget``) exceeds ``max_memory`` bytes (default:
+    the memory available) is refused. A failing image is recorded in the report and the others go on.
     """
-    paths, out_dir, report = io.find_images(inputs), Path(out_dir), BatchReport()
+    paths, skipped = io.list_inputs(inputs)
+    out_dir, report = Path(out_dir), BatchReport(skipped=skipped)
+    if out_dir.is_dir():
+        io.remove_leftovers(out_dir)  # of a run that was killed
     if trimap is not None and not Path(trimap).is_dir() and len(paths) > 1:
         raise InputError(f"one trimap file ({trimap}) was given for {len(paths)} images; pass a folder of trimaps "
                          "named like the images.")
     bar = tqdm(paths, unit="image", disable=len(paths) < 2, file=sys.stderr)
     for path in bar:
         if skip_existing and all(p.exists() for p in output_paths(out_dir, path.stem, background is not None)):
-            report.skipped.append(path)
+            report.skipped[path] = "its outputs exist"
             continue
         start = time.perf_counter()
         try:
             original = io.load_image(path, max_pixels)
             guide = None if trimap is None else io.load_trimap(find_trimap(Path(trimap), path.stem), original.shape[:2])
+        except MattekitError as e:
+            report.failed[path] = str(e)
+            continue
+        if callable(engine) and not hasattr(engine, "predict"):
+            engine = engine()  # outside the per-image handling: an engine that cannot be built ends the run
+        try:
             image = shrink(original, max_size)
+            del original
+            check_fits(str(path), image.shape[:2], getattr(engine, "budget", DEFAULT_BUDGET), max_memory)
             if guide is not None and guide.shape != image.shape[:2]:
                 guide = cv2.resize(guide, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
             written = write_outputs(out_dir, path.stem, image, engine.predict(image, guide), background)
         except MattekitError as e:
             report.failed[path] = str(e)
+            continue
+        except MemoryError:
+            report.failed[path] = (f"{path} ran out of memory while being matted; shrink it with --max-size or "
+                                   "lower --max-memory so that such images are refused before they start.")
             continue
         except Exception as e:  # a bug or a library failure on this file: report it, go on with the others
             if debug:

@@ -2,8 +2,10 @@
 
 Readers return the API's types: image ``uint8`` RGB HxWx3, alpha ``float32`` HxW in [0, 1], trimap ``uint8``
 HxW with values 0/128/255. EXIF orientation is applied; grey, RGBA, palette, 16-bit and CMYK files are converted;
-the pixel count is checked from the header before anything is decoded. Writers are atomic: a temporary file in
-the target folder, renamed into place, so an interrupted run never leaves a half-written file.
+the pixel count is checked from the header before anything is decoded; a file that fails to decode, however it
+fails, is refused in one sentence. Writers are atomic: a temporary file in the target folder, given the mode an
+ordinary ``open`` would give under the process umask, written, flushed to disk, renamed into place, and the folder
+flushed too, so neither an interrupted run nor a power cut leaves a half-written file under the final name.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -31,6 +34,9 @@ from mattekit.errors import InputError, UsageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# every suffix of a format Pillow can read (GIF, TGA, PPM, ICO, ...): a folder's files with one of these are matted
+READABLE_SUFFIXES = tuple(sorted(set(IMAGE_SUFFIXES) | {suffix for suffix, kind in Image.registered_extensions().items()
+                                                        if kind in Image.OPEN}))
 TRIMAP_VALUES = (0, 128, 255)
 
 Image.MAX_IMAGE_PIXELS = None  # our own limit below is checked before decoding and names the file
@@ -47,27 +53,44 @@ def _open(path: str | os.PathLike, max_pixels: int | None) -> Image.Image:
 
 
 def _decode(source, name: str, max_pixels: int | None) -> Image.Image:
-    """Decode ``source`` (a path or a binary file object) called ``name`` in messages, pixel count checked first."""
+    """Decode ``source`` (a path or a binary file object) called ``name`` in messages, pixel count checked first.
+    A file that fails to decode, however its format plugin fails, is refused in one line; the warnings of Pillow's
+    plugins about odd but readable files are silenced (the outcome is a decoded image or a sentence)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _decode_quietly(source, name, max_pixels)
+
+
+def _decode_quietly(source, name: str, max_pixels: int | None) -> Image.Image:
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     try:
         im = Image.open(source)
     except UnidentifiedImageError:
         raise InputError(f"{name} is not an image that can be read (PNG, JPEG, TIFF, BMP, WebP).") from None
     except OSError as e:
-        raise InputError(f"{name} cannot be read: {e.strerror or e}.") from None
+        raise InputError(f"{name} cannot be read: {e.strerror or _reason(e)}.") from None
+    except Exception as e:  # a corrupt header can make a format plugin fail in any way
+        raise InputError(f"{name} has a corrupt header ({type(e).__name__}: {_reason(e)}).") from None
     width, height = im.size
+    if width < 1 or height < 1:
+        raise InputError(f"{name} declares {width}x{height} pixels: it holds no image.")
     if width * height > limit:
         raise InputError(
             f"{name} has {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
             f"{limit / 1e6:g}; downscale it or raise the limit (--max-pixels)."
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im.load()
-            return ImageOps.exif_transpose(im)
+        im.load()
+        return ImageOps.exif_transpose(im)
     except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{name} is truncated or corrupt ({e}).") from None
+        raise InputError(f"{name} is truncated or corrupt ({_reason(e)}).") from None
+    except Exception as e:  # a corrupt stream can make a decoder fail in any way
+        raise InputError(f"{name} is truncated or corrupt ({type(e).__name__}: {_reason(e)}).") from None
+
+
+def _reason(error: Exception) -> str:
+    """The first line of ``error``'s message, so that a refusal stays one line."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _to_8bit(arr: np.ndarray) -> np.ndarray:
@@ -110,7 +133,12 @@ def as_rgb(image, max_pixels: int | None = None) -> np.ndarray:
     (2, 3, 3)
     """
     if isinstance(image, (str, os.PathLike)):
-        return _pil_to_rgb(_open(image, max_pixels))
+        im = _open(image, max_pixels)
+        try:
+            return _pil_to_rgb(im)
+        except (ValueError, OSError, TypeError) as e:
+            raise InputError(f"{image} has pixels of a kind that cannot be converted to RGB ({im.mode}: "
+                             f"{_reason(e)}).") from None
     if isinstance(image, Image.Image):
         return _pil_to_rgb(ImageOps.exif_transpose(image))
     arr = np.asarray(image)
@@ -218,10 +246,36 @@ def parse_background(spec: str, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(ImageOps.fit(im, (width, height), Image.Resampling.LANCZOS))
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux tells it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path, folder: bool = False) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to the disk."""
+    if folder and not hasattr(os, "O_DIRECTORY"):
+        return  # folders cannot be opened for syncing on Windows
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if folder else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) that is renamed to ``path`` when the block succeeds and
-    deleted when it fails, so ``path`` is either complete or untouched. The parent folder is created.
+    deleted when it fails, so ``path`` is either complete or untouched. The parent folder is created. The file
+    gets the mode ``open`` would give it (0666 less the umask); it is flushed to disk before the rename and the
+    folder after it.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
@@ -232,14 +286,50 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
+        tmp.chmod(0o666 & ~_umask())
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent, folder=True)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
+
+
+def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that ``atomic_path`` left in ``folder`` when its process was killed (the process
+    that made each is named in it and no longer runs); a resumed job calls this. Returns the deleted paths.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".a.png.999999999.k2j4h5g6.png").write_bytes(b"half")  # no such process
+    >>> _ = (folder / ".hidden").write_bytes(b"kept")
+    >>> [p.name for p in remove_leftovers(folder)], sorted(p.name for p in folder.iterdir())
+    (['.a.png.999999999.k2j4h5g6.png'], ['.hidden'])
+    """
+    removed = []
+    for path in Path(folder).glob(".*"):
+        found = _TEMPORARY.match(path.name)
+        if found and path.is_file() and not _running(int(found["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2 ** 31  # another user's process, or a number no process can have
+    return True
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -280,17 +370,34 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
     _atomic_save(path, Image.fromarray(np.asarray(image, np.uint8)))
 
 
-def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Expand files and folders (not recursive) into a sorted list of image paths, in the order given.
+def list_inputs(inputs: list[str | os.PathLike]) -> tuple[list[Path], dict[Path, str]]:
+    """Files and folders (not recursive) as (image paths in the order given, folders' files sorted; the other
+    files of those folders with the reason each is skipped). A missing path raises InputError; a file named
+    directly is always an input (its decoding decides); a folder contributes every file of a format Pillow reads.
 
-    A missing path raises InputError; a folder contributes its files with an image suffix.
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("a.png", "b.gif", "notes.txt"): _ = (folder / name).write_bytes(b"")
+    >>> images, skipped = list_inputs([folder])
+    >>> [p.name for p in images], [(p.name, why) for p, why in skipped.items()]
+    (['a.png', 'b.gif'], [('notes.txt', 'not an image: no image format has the suffix .txt')])
     """
     found: list[Path] = []
+    skipped: dict[Path, str] = {}
     for item in map(Path, inputs):
         if item.is_dir():
-            found.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+            for path in sorted(p for p in item.iterdir() if p.is_file()):
+                if path.suffix.lower() in READABLE_SUFFIXES:
+                    found.append(path)
+                else:
+                    skipped[path] = f"not an image: no image format has the suffix {path.suffix or '(none)'}"
         elif item.exists():
             found.append(item)
         else:
             raise InputError(f"{item} does not exist.")
-    return found
+    return found, skipped
+
+
+def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
+    """The image paths of ``list_inputs``: files as given, folders' files of a format Pillow reads."""
+    return list_inputs(inputs)[0]

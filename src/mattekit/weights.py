@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -179,6 +180,37 @@ def fetch(source: WeightSource) -> Path:
             raise WeightsError(f"weights {source.name!r} from {source.origin} have sha256 {got}, "
                                f"expected {source.sha256}; {_by_hand(source)}")
     return target
+
+
+def load_state(path: str | os.PathLike):
+    """``torch.load(path, weights_only=True)`` on the CPU, with every refusal said in one sentence: what the file
+    is, why it is refused, what to do (a pickle naming Python objects is never unpickled, since that could run
+    code).
+
+    >>> import tempfile
+    >>> junk = Path(tempfile.mkdtemp()) / "junk.pth"; _ = junk.write_bytes(b"not a checkpoint")
+    >>> load_state(junk)
+    Traceback (most recent call last):
+    ...
+    mattekit.errors.WeightsError: ... is not a PyTorch weight file (it is corrupt, truncated or of another ...
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        named = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if named:
+            raise WeightsError(f"{path} is a pickle that asks for the Python object {named.group(1)}, not only "
+                               "tensors, and is refused because unpickling it could run code; use a checkpoint of "
+                               "plain tensors (a state_dict) or a .safetensors file.") from None
+        raise WeightsError(f"{path} is not a PyTorch weight file (it is corrupt, truncated or of another format); "
+                           "fetch it again or pass the right file.") from None
+    except Exception:  # a truncated zip, a file of another kind: torch says it in many ways
+        raise WeightsError(f"{path} is not a PyTorch weight file (it is corrupt, truncated or of another format); "
+                           "fetch it again or pass the right file.") from None
 
 
 def resolve(name: str, override: str | os.PathLike | None = None) -> Path:

@@ -36,7 +36,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from mattekit import kernels
     from mattekit.data.comp_writer import compose_set
+
+    kernels.prepare()  # foreground colours use pymatting's kernels: say so if they must be compiled first
 
     counts = compose_set(args.fg_dir, args.bg_dir, args.output, workers=args.workers, progress=not args.quiet,
                          mode=args.mode, per_foreground=args.per_foreground, pairing=args.pairing, seed=args.seed,

@@ -6,7 +6,8 @@ import sys
 
 from mattekit.batch import predict_files
 from mattekit.cli.engine_flags import add_engine_flags, engine_options
-from mattekit.engines import ENGINES, load_engine
+from mattekit.budget import GIB
+from mattekit.engines import ENGINES, check_options, load_engine
 from mattekit.errors import UsageError
 
 
@@ -25,6 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--max-size", type=int, metavar="N", help="shrink images so the long side is at most N")
     parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images over N pixels "
                         "(default 100 million)")
+    parser.add_argument("--max-memory", type=float, metavar="GIB", help="refuse images whose matting would need "
+                        "more than GIB gibibytes (default: the memory available)")
     parser.add_argument("--skip-existing", action="store_true", help="skip images whose outputs exist")
     add_engine_flags(parser)
     parser.set_defaults(run=run)
@@ -42,13 +45,20 @@ def parse_weights(values: list[str] | None):
 
 
 def run(args) -> int:
-    engine = load_engine(args.engine, weights=parse_weights(args.weights), **engine_options(args))
-    report = predict_files(args.inputs, args.output, engine, trimap=args.trimap, background=args.background,
-                           max_size=args.max_size, skip_existing=args.skip_existing, max_pixels=args.max_pixels,
-                           debug=args.debug)
+    """Check the arguments, then matte; the engine is built (and its kernels compiled) only once an input decodes."""
+    weights, options = parse_weights(args.weights), engine_options(args)
+    check_options(args.engine, options)
+    if args.max_memory is not None and args.max_memory <= 0:
+        raise UsageError(f"--max-memory must be a positive number of GiB, not {args.max_memory:g}.")
+    report = predict_files(args.inputs, args.output, lambda: load_engine(args.engine, weights=weights, **options),
+                           trimap=args.trimap, background=args.background, max_size=args.max_size,
+                           skip_existing=args.skip_existing, max_pixels=args.max_pixels, debug=args.debug,
+                           max_memory=None if args.max_memory is None else int(args.max_memory * GIB))
     total = len(report.done) + len(report.skipped) + len(report.failed)
     print(f"{len(report.done)} of {total} images matted into {args.output}"
-          + (f", {len(report.skipped)} skipped (outputs exist)" if report.skipped else "") + ".")
+          + (f", {len(report.skipped)} skipped" if report.skipped else "") + ".")
+    for path, reason in report.skipped.items():
+        print(f"skipped: {path} ({reason})", file=sys.stderr)
     for message in report.failed.values():
         print(f"failed: {message}", file=sys.stderr)
     return 1 if report.failed else 0

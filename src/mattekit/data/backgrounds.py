@@ -1,4 +1,5 @@
-"""Background curation, as BG-20k was built (seed 001, §4): large, unique photos without a salient subject.
+"""Background curation, as BG-20k was built (Li et al., "Bridging Composite and
+Real", IJCV 2022, arXiv:2010.16188, §4): large, unique photos without a salient subject.
 
 ``curate`` goes through the photos of a folder in name order and keeps one when
 1. its shorter side has at least ``min_short_side`` pixels (it is then resized to exactly that, aspect kept);
@@ -6,7 +7,7 @@
    than ``max_distance`` bits (the paper matched with a deep model; a pHash catches resized, recompressed and
    slightly edited copies);
 3. no salient subject covers more than ``salient_threshold`` of it: the fraction of pixels where a salient-object
-   segmenter (U²-Netp by default) says above 0.5. The default 0.08 separates the photos in ``../shared/data``:
+   segmenter (U²-Netp by default) says above 0.5. The default 0.08 separates the project's test photos:
    calm backgrounds reach 0.06, animal and portrait photos start at 0.11 (see docs/benchmarks.md).
 
 Kept photos are written to DST as PNG (lossless, atomically). ``DST/curation-report.csv`` lists every photo with

@@ -99,6 +99,8 @@ def write_comp_track(track: CompTrack, out: str | os.PathLike, workers: int = 1,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     io.check_settings(out / "compose.json", settings(track), "composed")
+    for folder in (out, *(out / f for f in FOLDERS)):
+        io.remove_leftovers(folder)  # of a run that was killed
     manifest = out / "manifest.jsonl"
     records = _read_manifest(manifest)
     todo = [i for i in range(len(track)) if not _done(out, records.get(sample_name(track, i)))]

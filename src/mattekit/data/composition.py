@@ -1,4 +1,5 @@
-"""Image composition (Eq. 1) and the RSSN route of seed 001, §4: the arithmetic, on arrays.
+"""Image composition (Eq. 1) and the RSSN route of GFM (Li et al., "Bridging Composite
+and Real", IJCV 2022, arXiv:2010.16188, §4): the arithmetic, on arrays.
 
 - ``alpha_blend``: I = αF + (1 − α)B in float32, clipped to [0, 255].
 - ``estimate_colours``: the foreground and background colours of a real photo given its alpha, by closed-form

@@ -6,7 +6,7 @@ cheaply when opened and decodes one on ``load(name)``; each ``Sample`` has ``nam
 ``alpha`` (float32), ``trimap`` (uint8 or None) and ``meta``.
 
 Example:
-    >>> ds = open_dataset("alphamatting:../shared/data/alphamatting", split="trimap2")   # doctest: +SKIP
+    >>> ds = open_dataset("alphamatting:data/alphamatting", split="trimap2")   # doctest: +SKIP
     >>> len(ds), ds.load(ds.names[0]).alpha.dtype                                         # doctest: +SKIP
     (18, dtype('float32'))
 """

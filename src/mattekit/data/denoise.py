@@ -1,4 +1,5 @@
-"""BM3D denoising of foregrounds and backgrounds, the first step of the RSSN route (seed 001, §4).
+"""BM3D denoising of foregrounds and backgrounds, the first step of the RSSN route (Li et al., "Bridging
+Composite and Real", IJCV 2022, arXiv:2010.16188, §4).
 
 ``bm3d_denoise`` runs the ``bm3d`` package (Dabov et al.; Mäkinen et al.) on an RGB image. The paper does not say
 which noise level it removes; here it is the image's own, estimated with scikit-image's wavelet estimator

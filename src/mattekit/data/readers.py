@@ -14,7 +14,7 @@ Layouts (file stems pair the files; any image suffix is accepted; masks may be 3
   sample per instance alpha, named ``<subset>/<name>/<instance>``; ``load_instances`` gives a whole image.
 
 Example:
-    >>> ds = AlphaMatting("../shared/data/alphamatting", split="trimap2")   # doctest: +SKIP
+    >>> ds = AlphaMatting("data/alphamatting", split="trimap2")   # doctest: +SKIP
     >>> ds.names[:2], ds.load("GT01").trimap.dtype                             # doctest: +SKIP
     (['GT01', 'GT02'], dtype('uint8'))
 """

@@ -1,8 +1,12 @@
 """Multi-person scenes for interactive training: portrait foregrounds pasted over a background, occlusion resolved.
 
-The procedure of the multi-instance matting data (``reference/interactive-notes.md`` §4.3): draw 2–4 portraits,
-crop each to its alpha's box and scale it to 50–90% of the background's height (narrowed to the background's
-width if it would not fit), and paste them one after another at random positions, each over the earlier ones.
+The public procedure of multi-instance matting data, as MaGGIe builds I-HIM50K (Huynh, Oh, Shrivastava, Lee,
+"MaGGIe: Masked Guided Gradual Human Instance Matting", CVPR 2024, arXiv:2404.16035; its
+``tools/synthesize_image_him.py``), the kind of multi-person scenes DFIMat trains on (Jiao, Zeng, Gao, Sang,
+"DFIMat: Decoupled Flexible Interactive Matting in Multi-Person Scenarios", ACCV 2024, arXiv:2410.09788): draw 2–4
+portraits, crop each to its alpha's box and scale it to 50–90% of the background's height (narrowed to the
+background's width if it would not fit), and paste them one after another at random positions, each over the
+earlier ones.
 After a paste every earlier instance alpha is multiplied by (1 − the new alpha). A position that would leave an
 earlier instance with less than 70% of the area it had when it was pasted (alpha summed) is drawn again, up to 3
 times; a portrait that finds no such place is left out.

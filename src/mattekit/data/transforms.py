@@ -1,4 +1,5 @@
-"""Training augmentation of GFM (seed 001, §5.2): a square crop, a horizontal flip, a resize to 320×320.
+"""Training augmentation of GFM (Li et al., "Bridging Composite and Real", IJCV 2022,
+arXiv:2010.16188, §5.2): a square crop, a horizontal flip, a resize to 320×320.
 
 The crop side is drawn from 640/960/1280; a side that is not smaller than the image's short side falls back to
 320 (and to the short side itself when even 320 does not fit). With probability 0.5 the crop is centred on a

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from mattekit import kernels
 from mattekit.errors import UsageError
 from mattekit.matte import Matte
 
@@ -40,18 +41,27 @@ class Engine(Protocol):
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte: ...
 
 
-def load_engine(name: str = "default", weights: str | None = None, **options) -> Engine:
-    """Build the engine called ``name``; ``weights`` is a local file that overrides its weight source."""
+def check_options(name: str, options: dict) -> type:
+    """The class of engine ``name``, after checking that it takes ``options`` (without building it; an engine
+    whose class takes ``**options`` checks them itself when built)."""
     if name not in ENGINES:
         raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}.")
     module, cls = ENGINES[name].split(":")
     engine_class = getattr(importlib.import_module(module), cls)
     parameters = inspect.signature(engine_class).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):  # such an engine checks its own options
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         known = sorted(set(parameters) - {"weights"})
         for key in options:
             if key not in parameters:
                 raise UsageError(f"the {name} engine has no option {key!r}; its options: {', '.join(known)}.")
+    return engine_class
+
+
+def load_engine(name: str = "default", weights: str | None = None, **options) -> Engine:
+    """Build the engine called ``name``; ``weights`` is a local file that overrides its weight source.
+    The numerical kernels are compiled first where needed, with a one-line notice (``mattekit.kernels``)."""
+    engine_class = check_options(name, options)
+    kernels.prepare()
     return engine_class(weights=weights, **options)
 
 

@@ -1,6 +1,7 @@
 """The GFM engine: trimap-free matting with GFM checkpoints (official ``.pth`` or mattekit ``.safetensors``).
 
-Test strategies (seed 001 §5.5, official notes §2), all device-agnostic:
+Test strategies (Li et al., "Bridging Composite and Real", IJCV 2022, arXiv:2010.16188, §5.5, and the
+official code's ``core/test.py``, github.com/JizhiziLi/GFM), all device-agnostic:
 
 - ``resize``: one pass at ``ratio`` (default 1/2); the merged alpha is resized back.
 - ``hybrid`` (default for TT/FT/BT): the glance map from a pass at 1/``d1`` (default 3) and the focus alpha from a
@@ -15,7 +16,10 @@ the network runs under autocast (bf16 where supported, else fp16); on CPU, denor
 (``torch.set_flush_denormal``) and, with ``optimise``, freed memory is kept for reuse
 (``mattekit.memory.keep_freed_memory``), both process-wide. A trimap, when given, is used as the glance:
 its known pixels are kept and GFM's alpha fills its unknown ones. Foreground colours: pymatting's
-``estimate_foreground_ml``.
+``estimate_foreground_ml`` at a working size of at most ``foreground_pixels`` (``mattekit.matting.foreground``).
+Memory stays bounded whatever the image's size or aspect ratio: the network input is at most ``max_size`` a side
+and at least 32 (a 4000x2 strip or a 1x1 image runs at 32 pixels on its short side), and the full-resolution maps
+are float32.
 
 Example:
     >>> engine = GFMEngine("gfm_r34_tt.pth", strategy="hybrid")       # doctest: +SKIP
@@ -40,6 +44,7 @@ from mattekit.models.fuse import fold_batch_norm
 from mattekit.models.gfm import GFM, ROSTAS
 from mattekit.errors import InputError, UsageError, WeightsError
 from mattekit.matte import Matte
+from mattekit.matting.foreground import estimate_foreground
 from mattekit.matting.merge import MERGE_RULES, merge_tt
 
 STRATEGIES = ("resize", "hybrid", "rim")
@@ -116,6 +121,7 @@ class GFMEngine:
     """
 
     name = "gfm"
+    foreground_pixels = 600_000  # working size of the colour estimation (mattekit.matting.foreground)
 
     def __init__(self, weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
                  backbone: str | None = None, rosta: str | None = None, strategy: str | None = None,
@@ -210,6 +216,4 @@ class GFMEngine:
     def colours(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         if not self.foreground:
             return image.astype(np.float32) / 255.0
-        from pymatting import estimate_foreground_ml
-        fg = estimate_foreground_ml(image.astype(np.float64) / 255.0, alpha.astype(np.float64))
-        return np.clip(fg, 0, 1).astype(np.float32)
+        return estimate_foreground(image, alpha, self.foreground_pixels)

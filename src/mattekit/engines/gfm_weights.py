@@ -24,6 +24,7 @@ import torch
 
 from mattekit.errors import UsageError, WeightsError
 from mattekit.io import atomic_path
+from mattekit.weights import load_state
 from mattekit.models.gfm import GFM, ROSTAS
 
 FORMAT = "mattekit-gfm"
@@ -39,14 +40,16 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist.")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors import safe_open
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+        try:
             with safe_open(str(path), framework="pt") as f:
                 return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt, truncated, or a pickle that is not plain tensors
-        raise WeightsError(f"{path} is not a readable weight file ({type(e).__name__}: {e}).") from None
+        except Exception as e:  # corrupt or truncated
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise WeightsError(f"{path} is not a valid safetensors file ({reason}); fetch it again or pass the "
+                               "right file.") from None
+    state = load_state(path)
     for wrapper in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]

@@ -1,7 +1,8 @@
 """Pretrained segmenters that give the default engine its glance: a soft foreground probability per pixel.
 
 Both run with ONNX Runtime on the CPU from weights fetched through ``mattekit.weights``:
-- ``Modnet``: MODNet portrait matting, strong on people (input short side about 512, multiples of 32).
+- ``Modnet``: MODNet portrait matting, strong on people (input short side about 512, long side at most 1024,
+  multiples of 32, so a panorama or a 4000x2 strip costs no more than a 2:1 photo).
 - ``U2Netp``: U²-Netp salient object segmentation, strong on animals and objects (input 320x320).
 
 Example:
@@ -55,11 +56,17 @@ class Modnet(_OnnxSegmenter):
     """MODNet portrait matting; ``probability`` returns its alpha at the image's size."""
 
     name = "modnet"
-    short_side = 512
+    short_side, long_side = 512, 1024
 
-    def input_size(self, height: int, width: int) -> tuple[int, int]:
-        """(H, W) of the network input: short side about 512, both multiples of 32."""
-        scale = self.short_side / min(height, width)
+    @classmethod
+    def input_size(cls, height: int, width: int) -> tuple[int, int]:
+        """(H, W) of the network input: short side about 512 and long side at most 1024 (extreme aspect ratios are
+        stretched, not tiled), both multiples of 32 and at least 32.
+
+        >>> Modnet.input_size(2, 4000), Modnet.input_size(1080, 1620)
+        ((32, 1024), (512, 768))
+        """
+        scale = min(cls.short_side / min(height, width), cls.long_side / max(height, width))
         return (max(32, round(height * scale / 32) * 32), max(32, round(width * scale / 32) * 32))
 
     def probability(self, image: np.ndarray) -> np.ndarray:

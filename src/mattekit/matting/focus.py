@@ -10,7 +10,8 @@ Before solving, unknown pixels whose colour nearly equals that of a known pixel 
 wide transitions from being solved where they are plainly foreground or background.
 Only pixels in a margin around the transition enter the system, so its size follows the transition, not the image.
 ``solve_focus`` runs at a working resolution and upsamples the result with a guided filter (edge-aware), so a
-large photo costs about what its downscaled copy does.
+large photo costs about what its downscaled copy does; the filter runs in bands of rows (``guided_upsample``),
+so its memory stays bounded whatever the image size.
 
 Example:
     >>> import numpy as np
@@ -23,12 +24,13 @@ Example:
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
+
 import cv2
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-from pymatting import cf_laplacian, cg, ichol
-from pymatting.alpha.estimate_alpha_sm import expand_trimap
 
 from mattekit.matting.merge import merge_tt
 from mattekit.matting.sampling import sample_alpha
@@ -43,6 +45,8 @@ def expand_known(image: np.ndarray, trimap: np.ndarray, radius: int = EXPANSION_
                  colour: float = EXPANSION_COLOUR) -> np.ndarray:
     """``trimap`` with each unknown pixel labelled like the nearest known pixel within ``radius`` whose colour is
     within ``colour`` of its own (``image`` float HxWx3 in [0, 1]); other pixels keep their labels."""
+    from pymatting.alpha.estimate_alpha_sm import expand_trimap  # numba kernels: imported when first needed
+
     levels = (trimap / 255.0).astype(np.float32)
     expanded = levels.copy()
     expand_trimap(expanded, levels, np.ascontiguousarray(image, dtype=np.float32), radius, colour)
@@ -58,6 +62,8 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
     closed-form Laplacian and a_s, c the sampling estimates and their
     confidences (``mattekit.matting.sampling``), drawn from known pixels within ``SAMPLE_MARGIN`` of U.
     """
+    from pymatting import cf_laplacian
+
     trimap = expand_known(image, trimap)
     is_fg, is_unknown = trimap == FOREGROUND, trimap == UNKNOWN
     alpha = is_fg.astype(np.float64)
@@ -87,10 +93,14 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
 
 def _solve(matrix: scipy.sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
     """x with matrix @ x = rhs: preconditioned conjugate gradients, or a direct solve where CG stalls."""
+    from pymatting import cg, ichol
+
     if not rhs.any():
         return np.zeros_like(rhs)
     try:
-        return cg(matrix, rhs, M=ichol(matrix), rtol=1e-7, maxiter=2000)
+        with redirect_stdout(io.StringIO()):  # pymatting prints a warning each time it retries the factorisation
+            preconditioner = ichol(matrix)
+        return cg(matrix, rhs, M=preconditioner, rtol=1e-7, maxiter=2000)
     except ValueError:  # no convergence, e.g. a nearly singular system on a flat image
         return scipy.sparse.linalg.spsolve(matrix, rhs)
 
@@ -103,6 +113,31 @@ def _downscale_trimap(trimap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     small[fg >= 0.999] = FOREGROUND
     small[bg >= 0.999] = BACKGROUND
     return small
+
+
+GUIDED_BAND_ROWS = 512  # rows per band of the full-resolution guided filter
+
+
+def guided_upsample(image: np.ndarray, alpha: np.ndarray, radius: int, eps: float,
+                    band_rows: int = GUIDED_BAND_ROWS) -> np.ndarray:
+    """OpenCV's guided filter of ``alpha`` (float32 HxW) guided by ``image`` (uint8 HxWx3), in bands of
+    ``band_rows`` rows that overlap by twice the radius (the filter's reach), so each band's rows equal the
+    whole-image filter's and the temporaries hold one band, not the image.
+
+    >>> rng = np.random.default_rng(0)
+    >>> image, alpha = rng.integers(0, 256, (50, 9, 3), np.uint8), rng.random((50, 9), np.float32)
+    >>> whole = cv2.ximgproc.guidedFilter(image, alpha, 2, 1.0)
+    >>> bool(np.abs(guided_upsample(image, alpha, 2, 1.0, band_rows=7) - whole).max() < 1e-5)
+    True
+    """
+    reach = 2 * radius + 1
+    out = np.empty_like(alpha)
+    for top in range(0, alpha.shape[0], band_rows):
+        bottom = min(top + band_rows, alpha.shape[0])
+        lo, hi = max(0, top - reach), min(alpha.shape[0], bottom + reach)
+        band = cv2.ximgproc.guidedFilter(image[lo:hi], alpha[lo:hi], radius, eps)
+        out[top:bottom] = band[top - lo:bottom - lo]
+    return out
 
 
 def solve_focus(
@@ -123,5 +158,5 @@ def solve_focus(
         alpha = solve_laplacian(small, _downscale_trimap(trimap, size), sample_weight)
         alpha = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
         radius = max(1, round(1.0 / scale))
-        alpha = cv2.ximgproc.guidedFilter(image, alpha, radius, 1e-4 * 255**2)
-    return merge_tt(trimap_levels(trimap), np.clip(alpha, 0.0, 1.0).astype(np.float32))
+        alpha = guided_upsample(image, alpha, radius, 1e-4 * 255**2)
+    return merge_tt(trimap_levels(trimap), np.clip(alpha, 0.0, 1.0, dtype=np.float32))

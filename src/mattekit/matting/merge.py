@@ -1,4 +1,5 @@
-"""Collaborative-matting merge rules of GFM (seed 001, §3.3), for numpy arrays and torch tensors alike.
+"""Collaborative-matting merge rules of GFM (Li et al., "Bridging Composite and Real", IJCV 2022,
+arXiv:2010.16188, §3.3), for numpy arrays and torch tensors alike.
 
 Each RoSTa form splits alpha into a glance map and a focus map; its rule joins them again:
 - TT: the glance is a trimap with values {0, 0.5, 1}; the focus alpha replaces the transition (0.5).

@@ -1,6 +1,7 @@
 """GFM training targets: the glance and focus maps of each RoSTa, made so that the merge rule gives back alpha.
 
-The paper (seed 001, §3.4) builds each RoSTa from the ground-truth alpha with an elliptical kernel:
+GFM (Li et al., "Bridging Composite and Real", IJCV 2022, arXiv:2010.16188, §3.4) builds each RoSTa from the
+ground-truth alpha with an elliptical kernel:
 - TT: trimap from dilating ``alpha > 0`` and eroding ``alpha == 1`` (kernel 25); glance = trimap with levels
   0 / 0.5 / 1, focus = alpha in the transition (0 elsewhere).
 - FT: glance = the core, ``alpha == 1`` eroded (kernel 50); focus = alpha − core (alpha outside the core).
@@ -8,9 +9,9 @@ The paper (seed 001, §3.4) builds each RoSTa from the ground-truth alpha with a
 
 ``merge_tt/merge_ft/merge_bt`` of ``mattekit.matting.merge`` applied to (glance, focus) give back ``alpha``
 exactly, in float32. The official code pairs FT with the dilation and BT with the bare mask, which its own merge
-rules cannot undo (``reference/gfm-official-notes.md`` §4); this module does not. To make the BT subtraction exact,
-the returned ``alpha`` is alpha rounded to a multiple of 2⁻²⁴ (it moves by at most 3·10⁻⁸): on that grid
-``1 − (1 − alpha)`` is exact in float32.
+rules cannot undo (its ``core/data.py``, github.com/JizhiziLi/GFM; docs/gfm.md); this module does not. To make
+the BT subtraction exact, the returned ``alpha`` is alpha rounded to a multiple of 2⁻²⁴ (it moves by at most
+3·10⁻⁸): on that grid ``1 − (1 − alpha)`` is exact in float32.
 
 ``transition`` is where the focus decoder's output shapes the merge and its loss is taken: the trimap's unknown
 band (TT), the non-zero alpha outside the core (FT), the region where alpha is below 1 (BT).

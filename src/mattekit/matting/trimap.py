@@ -27,9 +27,13 @@ def disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+_LEVELS = np.zeros(256, np.float32)
+_LEVELS[FOREGROUND], _LEVELS[UNKNOWN] = 1.0, 0.5
+
+
 def trimap_levels(trimap: np.ndarray) -> np.ndarray:
     """A uint8 0/128/255 trimap as float32 levels 0, 0.5 and 1, the glance form the TT merge rule takes."""
-    return np.select([trimap == FOREGROUND, trimap == UNKNOWN], [1.0, 0.5], 0.0).astype(np.float32)
+    return _LEVELS[trimap]
 
 
 def band_radius(shape: tuple[int, int], band_fraction: float) -> int:

@@ -1,4 +1,5 @@
-"""GFM, the Glance and Focus Matting network (seed 001, §3), as a composition of named parts.
+"""GFM, the Glance and Focus Matting network, as a composition of named parts (J. Li, J. Zhang, S. J. Maybank,
+D. Tao, "Bridging Composite and Real: Towards End-to-end Deep Image Matting", IJCV 2022, arXiv:2010.16188, §3).
 
 ``forward`` reads as the data flow: the shared ``encoder`` turns a raw 0-255 RGB batch into stage features; the
 ``glance`` decoder (pyramid pooling module + side branches) and the ``focus`` decoder (bridge block + U-Net skips)
@@ -8,7 +9,7 @@ FT/BT: 2) and a focus alpha; collaborative matting merges them (TT replace, FT a
 
 Each part keeps the official parameter names inside it (``psp_module``, ``decoder4_g``, ``bridge_block``, ...), and
 ``state_dict()``/``load_state_dict()`` drop/restore the part name, so a state_dict has exactly the keys of the
-released checkpoints (``gfm_r34_tt.pth`` etc., official notes §1.5) and those files load with ``strict=True``.
+released checkpoints (``gfm_r34_tt.pth`` etc., docs/gfm.md) and those files load with ``strict=True``.
 
 Table 4's ablations are switches: ``single_decoder`` (one decoder, the glance one, feeds both heads),
 ``ppm`` ("all": context to every glance block; "top": only to the first; "none": no PPM), ``bridge`` (False: no

@@ -1,4 +1,5 @@
-"""The building blocks of GFM's decoders (seed 001, §3; layer facts in the official-code notes §1.1).
+"""The building blocks of GFM's decoders (Li et al., "Bridging Composite and Real",
+IJCV 2022, arXiv:2010.16188, §3; layer facts from the official ``core/gfm.py``, github.com/JizhiziLi/GFM).
 
 - :func:`decoder_block`: three 3x3 conv-BN-ReLU layers, then an optional 2x bilinear upsampling (a D_G/D_F block).
 - :class:`PyramidPooling`: the pyramid pooling module (PPM) of the glance decoder, pool sizes 1, 3, 5.

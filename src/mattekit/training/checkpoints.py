@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from mattekit.errors import UsageError
-from mattekit.io import atomic_path
+from mattekit.io import atomic_path, remove_leftovers
 
 
 def atomic_write(path: Path, write) -> None:
@@ -71,6 +71,8 @@ def save_best(folder: Path, marker: Path, record: dict) -> None:
 
 def check_fresh(folder: Path, resume: bool) -> Path | None:
     """The checkpoint to resume from (``resume``), or None for a new run in an empty folder."""
+    if folder.is_dir():
+        remove_leftovers(folder)  # temporary files of a run that was killed
     found = latest(folder)
     if resume and found is None:
         raise UsageError(f"--resume: {folder} holds no checkpoint to resume from.")

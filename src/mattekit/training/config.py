@@ -7,9 +7,10 @@ whose own settings are in ``interpreter``. The defaults below are GFM's paper se
 cosine, 150/75 epochs) are in ``configs/dfimat_*.yaml``, the interpreter's (AdamW 1e-4, 100 epochs) in
 ``configs/interpreter.yaml``.
 
-Defaults are the paper's (seed 001 §5.2): Adam with a fixed learning rate of 1e-5, batch 32 for ResNet-34, 8 for
-ResNet-101 and 4 for DenseNet-121 (``optim.batch_size: null`` picks it), 500 epochs (ORI-Track; the COMP-Track
-used 100), 320×320 crops. ``optim.batch_size`` is the global batch: with N processes each takes 1/N of it.
+Defaults are GFM's (Li et al., "Bridging Composite and Real", IJCV 2022, arXiv:2010.16188, §5.2): Adam with a
+fixed learning rate of 1e-5, batch 32 for ResNet-34, 8 for ResNet-101 and 4 for DenseNet-121
+(``optim.batch_size: null`` picks it), 500 epochs (ORI-Track; the COMP-Track used 100), 320×320 crops.
+``optim.batch_size`` is the global batch: with N processes each takes 1/N of it.
 
 Example:
     >>> cfg = load_config(None, ["model.backbone=d121", "data.train=folder:/data/x"])

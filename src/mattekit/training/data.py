@@ -9,7 +9,7 @@ Every random draw comes from a generator seeded by (seed, epoch, index), so a sa
 worker or the process that makes it; ``set_epoch`` moves to the next epoch's draws.
 
 Example:
-    >>> data = OriginalTrack("folder:../shared/data/dim-composites", rostas=("tt",))   # doctest: +SKIP
+    >>> data = OriginalTrack("folder:data/dim-composites", rostas=("tt",))   # doctest: +SKIP
     >>> sorted(data[0])[:4]                                                              # doctest: +SKIP
     ['alpha', 'bg', 'draws', 'fg']
 """

@@ -1,4 +1,5 @@
-"""GFM's training losses (seed 001, Eq. 2-8) on batched tensors (B, C, H, W), any device.
+"""GFM's training losses on batched tensors (B, C, H, W), any device (Li et al., "Bridging Composite and Real",
+IJCV 2022, arXiv:2010.16188, Eq. 2-8).
 
 - Eq. 2, ``glance_loss``: cross-entropy of the glance decoder's class map (logits -> log-softmax).
 - Eq. 4, ``alpha_loss``: Σ W·sqrt((α − α̂)² + ε²) / ΣW with ε = 1e-6 (W = 1 everywhere for the whole image);

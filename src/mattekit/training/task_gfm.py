@@ -24,7 +24,8 @@ def rostas_of(rosta: str) -> tuple[str, ...]:
 
 
 class GFMTask:
-    """GFM (seed 001): raw 0-255 images in, the RoSTa losses of ``training.losses``, benchmark metrics to validate."""
+    """GFM (Li et al., "Bridging Composite and Real", IJCV 2022, arXiv:2010.16188): raw 0-255 images in, the
+    RoSTa losses of ``training.losses``, benchmark metrics to validate."""
 
     name = "gfm"
     collate = None  # torch's default collation

@@ -63,10 +63,7 @@ def create_backbone(name: str) -> nn.Module:
 def load_imagenet(module: nn.Module, name: str, override: str | None = None) -> None:
     """Load the ImageNet weights of backbone ``name`` into ``module`` strictly (``override``: a local file)."""
     path = weights.resolve(spec(name).imagenet, override)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a corrupt or non-PyTorch file: say which one
-        raise WeightsError(f"{path} is not a readable PyTorch weight file ({e}).") from None
+    state = weights.load_state(path)
     state = spec(name).adapt_keys(state)
     try:
         module.load_state_dict(state, strict=True)
