@@ -53,7 +53,7 @@ def fill(root: Path, image_dir: str, alpha_dir: str, stems, trimap_dir: str | No
 
 
 def test_registry_holds_every_kind_and_spec_parsing():
-    assert set(DATASETS) == {"am2k", "p3m", "aim500", "alphamatting", "comp1k", "d646", "him2k", "folder"}
+    assert set(DATASETS) == {"am2k", "p3m", "aim500", "alphamatting", "comp1k", "d646", "him2k", "synth", "folder"}
     assert parse_spec("Composition-1k:/x:y") == ("comp1k", "/x:y")
     with pytest.raises(UsageError, match="KIND:PATH"):
         parse_spec("alphamatting")

@@ -1,6 +1,6 @@
 """One registry of benchmark readers, opened by a ``KIND:PATH`` spec as the command line names them.
 
-Kinds: ``am2k``, ``p3m``, ``aim500``, ``alphamatting``, ``comp1k``, ``d646``, ``him2k`` and ``folder`` (see
+Kinds: ``am2k``, ``p3m``, ``aim500``, ``alphamatting``, ``comp1k``, ``d646``, ``him2k``, ``synth`` and ``folder`` (see
 ``mattekit.data.readers`` and ``mattekit.data.composed`` for their layouts). Every reader lists its samples
 cheaply when opened and decodes one on ``load(name)``; each ``Sample`` has ``name``, ``image`` (uint8 RGB),
 ``alpha`` (float32), ``trimap`` (uint8 or None) and ``meta``.
@@ -14,12 +14,13 @@ Example:
 from __future__ import annotations
 
 from mattekit.data.composed import Composition1K, Distinctions646, compose_standard
-from mattekit.data.readers import AIM500, AM2K, HIM2K, P3M, AlphaMatting, Folder, InstanceImage
+from mattekit.data.readers import AIM500, AM2K, HIM2K, P3M, AlphaMatting, Folder, InstanceImage, SynthesizedScenes
 from mattekit.data.samples import Dataset, Sample
 from mattekit.errors import UsageError
 
 DATASETS: dict[str, type[Dataset]] = {
-    cls.kind: cls for cls in (AM2K, P3M, AIM500, AlphaMatting, Composition1K, Distinctions646, HIM2K, Folder)
+    cls.kind: cls
+    for cls in (AM2K, P3M, AIM500, AlphaMatting, Composition1K, Distinctions646, HIM2K, SynthesizedScenes, Folder)
 }
 ALIASES = {
     "am-2k": "am2k",

@@ -12,6 +12,8 @@ Layouts (file stems pair the files; any image suffix is accepted; masks may be 3
   trimap folder (``trimap``, ``trimaps``).
 - ``him2k``: ``images/{comp,natural}/<name>.jpg`` and ``alphas/{comp,natural}/<name>/<instance>.png``; one
   sample per instance alpha, named ``<subset>/<name>/<instance>``; ``load_instances`` gives a whole image.
+- ``synth``: the HIM2K layout without subsets (``images/<name>.jpg``, ``alphas/<name>/<instance>.png``) plus an
+  optional ``captions.json``; what ``mattekit compose --mode scenes`` writes.
 
 Example:
     >>> ds = AlphaMatting("data/alphamatting", split="trimap2")   # doctest: +SKIP
@@ -160,23 +162,31 @@ class HIM2K(Dataset):
         for subset in subsets:
             image_dir = require_dir(self.root / "images" / subset, f"HIM2K {subset} image")
             alpha_root = require_dir(self.root / "alphas" / subset, f"HIM2K {subset} alpha")
-            images = files_by_stem(image_dir)
-            folders = {p.name for p in alpha_root.iterdir() if p.is_dir()}
-            unpaired = ((image_dir, alpha_root, set(images) - folders), (alpha_root, image_dir, folders - set(images)))
-            for a, b, lonely in unpaired:
-                if lonely:
-                    raise InputError(
-                        f"{len(lonely)} name(s) in {a} have no partner of the same name in {b}: {name_list(lonely)}."
-                    )
-            for stem, image in images.items():
-                alphas = files_by_stem(alpha_root / stem)
-                if not alphas:
-                    raise InputError(f"{alpha_root / stem} holds no instance alphas.")
-                key = f"{subset}/{stem}"
-                self.images[key] = [f"{key}/{i}" for i in alphas]
-                for instance, alpha in alphas.items():
-                    meta = {"subset": subset, "image": key, "instance": instance}
-                    self.entries[f"{key}/{instance}"] = Entry(image, alpha, None, meta)
+            self._add_images(image_dir, alpha_root, {"subset": subset}, f"{subset}/")
+
+    def _add_images(self, image_dir: Path, alpha_root: Path, meta: dict, prefix: str) -> None:
+        """Add every image of ``image_dir`` with its instance alphas ``alpha_root/<stem>/*.png`` as
+        ``<prefix><stem>``, one sample per instance with ``meta``."""
+        images = files_by_stem(image_dir)
+        folders = {p.name for p in alpha_root.iterdir() if p.is_dir()}
+        unpaired = ((image_dir, alpha_root, set(images) - folders), (alpha_root, image_dir, folders - set(images)))
+        for a, b, lonely in unpaired:
+            if lonely:
+                raise InputError(
+                    f"{len(lonely)} name(s) in {a} have no partner of the same name in {b}: {name_list(lonely)}."
+                )
+        for stem, image in images.items():
+            alphas = files_by_stem(alpha_root / stem)
+            if not alphas:
+                raise InputError(f"{alpha_root / stem} holds no instance alphas.")
+            key = f"{prefix}{stem}"
+            self.images[key] = [f"{key}/{i}" for i in alphas]
+            for instance, alpha in alphas.items():
+                entry_meta = {**meta, "image": key, "instance": instance, **self._instance_meta(stem, instance)}
+                self.entries[f"{key}/{instance}"] = Entry(image, alpha, None, entry_meta)
+
+    def _instance_meta(self, stem: str, instance: str) -> dict:
+        return {}
 
     @property
     def image_names(self) -> list[str]:
@@ -194,5 +204,34 @@ class HIM2K(Dataset):
             if alpha.shape != image.shape[:2]:
                 raise InputError(f"{entry.alpha} is not the size of its image {entry.image}.")
             alphas.append(alpha)
-        meta = {"subset": samples[0].meta["subset"]}
+        meta = {k: samples[0].meta[k] for k in self.group_keys}
+        meta["texts"] = [e.meta.get("text") for e in samples]
         return InstanceImage(name, image, alphas, [e.meta["instance"] for e in samples], meta)
+
+
+class SynthesizedScenes(HIM2K):
+    """Synthesized multi-person scenes in the HIM2K layout without subsets: ``images/<name>.jpg``,
+    ``alphas/<name>/<instance>.png`` and, optionally, ``captions.json`` ({name: {instance: sentence}}), whose
+    sentences become each instance's ``text`` (``mattekit compose --mode scenes`` writes such a folder)."""
+
+    kind = "synth"
+    splits = ()
+    group_keys = ()
+    CAPTIONS = "captions.json"
+
+    def __init__(self, root, split=None):
+        Dataset.__init__(self, root, split)
+        self.images = {}
+        self.captions = {}
+        captions = self.root / self.CAPTIONS
+        if captions.is_file():
+            try:
+                self.captions = json.loads(captions.read_text())
+            except ValueError as e:
+                raise InputError(f"{captions} is not JSON ({e}).") from None
+        image_dir = require_dir(self.root / "images", "synthesized scenes image")
+        self._add_images(image_dir, require_dir(self.root / "alphas", "synthesized scenes alpha"), {}, "")
+
+    def _instance_meta(self, stem: str, instance: str) -> dict:
+        text = self.captions.get(stem, {}).get(instance) if isinstance(self.captions.get(stem), dict) else None
+        return {"text": text} if text else {}

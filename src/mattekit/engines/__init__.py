@@ -30,6 +30,8 @@ ENGINES: dict[str, str] = {
     "gfm": "mattekit.engines.gfm:GFMEngine",
     "interactive": "mattekit.engines.interactive:InteractiveEngine",
     "mrn": "mattekit.engines.dfimat:MRNEngine",
+    "grabcut-cf": "mattekit.engines.classical:GrabCutClosedForm",
+    "levin-scribbles": "mattekit.engines.classical:LevinScribbles",
 }
 
 

@@ -81,7 +81,7 @@ def write_error_maps(report: Path, dataset, rows: list[dict], predictions: Path,
     return worst
 
 
-def _table(header: list[str], lines: list[list]) -> list[str]:
+def markdown_table(header: list[str], lines: list[list]) -> list[str]:
     def cell(v):
         return "–" if v is None else f"{v:.5g}" if isinstance(v, float) else str(v)
 
@@ -97,10 +97,10 @@ def render_markdown(summary: dict) -> str:
     lines = [f"# Benchmark: {summary['dataset']}{split}", ""]
     lines += [f"- {k}: {v}" for k, v in summary["settings"].items() if v not in (None, "")]
     lines += [f"- images scored: {summary['images']} of {summary['dataset_images']}", ""]
-    lines += _table(["images", *metrics], [[summary["images"], *summary["mean"].values()]])
+    lines += markdown_table(["images", *metrics], [[summary["images"], *summary["mean"].values()]])
     for key, groups in summary["groups"].items():
         lines += ["", f"## By {key}", ""]
-        lines += _table([key, "images", *metrics], [[v, g["images"], *g["mean"].values()] for v, g in groups.items()])
+        lines += markdown_table([key, "images", *metrics], [[v, g["images"], *g["mean"].values()] for v, g in groups.items()])
     if summary["worst"]:
         lines += ["", f"## Largest {RANK_BY.upper()}", ""]
         lines += [f"{i}. {w['name']}: {RANK_BY} {w[RANK_BY]:.5g}, [error map]({w['error_map']})"

@@ -113,7 +113,7 @@ def score(name: str, prediction: Path | np.ndarray, seconds: float | None, datas
     return row | {"seconds": "" if seconds is None else seconds, "metric_seconds": time.perf_counter() - start}
 
 
-def _check_settings(report: Path, settings: dict) -> None:
+def check_settings(report: Path, settings: dict) -> None:
     """Refuse to resume a report written with other settings."""
     path = report / SETTINGS_NAME
     if not path.is_file():
@@ -182,7 +182,7 @@ def run_benchmark(
         raise UsageError(f"--trimap-input dataset needs trimaps; {dataset.kind} at {dataset.root} lacks some.")
     report = Path(report_dir)
     settings = dict(settings or {}, protocol=protocol)
-    _check_settings(report, settings)
+    check_settings(report, settings)
     columns = ["name", *dataset.group_keys, *metric_columns(protocol, dataset.has_trimaps), *TIME_COLUMNS]
     csv_path = report / CSV_NAME
     done = {row["name"] for row in read_rows(csv_path)}
@@ -279,13 +279,23 @@ def benchmark(
     if predictions is not None and (weights is not None or engine_options or trimap_input != "none"):
         raise UsageError("--weights, engine options and --trimap-input go with --engine, not with --predictions.")
     data = open_dataset(dataset, split)
-    settings = {"dataset": f"{data.kind}:{data.root.resolve()}", "split": data.split}
+    settings = dataset_settings(data)
     if predictions is not None:
         source = PredictionFolder(predictions)
         settings["predictions"] = str(Path(predictions).resolve())
     else:
         source = EnginePredictions(load_engine(engine, weights=weights, **engine_options), trimap_input)
-        weights_path = weights and ",".join(str(Path(w).resolve()) for w in weights.split(","))
-        settings |= {"engine": engine, "weights": weights_path, "trimap_input": trimap_input}
-        settings |= {f"engine.{key}": value for key, value in sorted(engine_options.items())}
+        settings |= engine_settings(engine, weights, engine_options) | {"trimap_input": trimap_input}
     return run_benchmark(data, report_dir, source, protocol, workers, settings, worst, progress)
+
+
+def dataset_settings(data: Dataset) -> dict:
+    """The settings entries naming a dataset: its kind, absolute folder and split."""
+    return {"dataset": f"{data.kind}:{data.root.resolve()}", "split": data.split}
+
+
+def engine_settings(engine: str, weights: str | None, engine_options: dict) -> dict:
+    """The settings entries naming an engine: its name, absolute weights paths and options."""
+    weights_path = weights and ",".join(str(Path(w).resolve()) for w in weights.split(","))
+    settings = {"engine": engine, "weights": weights_path}
+    return settings | {f"engine.{key}": value for key, value in sorted(engine_options.items())}

@@ -134,11 +134,7 @@ class Session:
     def instances(self) -> dict[int, np.ndarray]:
         """Every instance's current alpha (float32 HxW), by instance id. Where instances overlap so that their
         alphas sum to more than 1, each is divided by that sum, so they share the pixel."""
-        alphas = {k: v[-1].matte.alpha.astype(np.float32) for k, v in sorted(self._rounds.items())}
-        if len(alphas) > 1:
-            total = np.maximum(np.sum(list(alphas.values()), axis=0), np.float32(1))
-            alphas = {k: a / total for k, a in alphas.items()}
-        return alphas
+        return share_overlaps({k: v[-1].matte.alpha for k, v in sorted(self._rounds.items())})
 
     def _check_prompts(self, prompts) -> list:
         if isinstance(prompts, PROMPT_TYPES) or not isinstance(prompts, (list, tuple)) or not prompts:
@@ -151,6 +147,19 @@ class Session:
             except UsageError as e:
                 raise UsageError(f"prompt {i}: {e}") from None
         return list(prompts)
+
+
+def share_overlaps(alphas: dict) -> dict[int, np.ndarray]:
+    """Instance alphas (float32) divided, where they sum to more than 1, by that sum.
+
+    >>> {k: v.tolist() for k, v in share_overlaps({0: np.array([0.75]), 1: np.array([0.75])}).items()}
+    {0: [0.5], 1: [0.5]}
+    """
+    alphas = {k: np.asarray(a, np.float32) for k, a in alphas.items()}
+    if len(alphas) > 1:
+        total = np.maximum(np.sum(list(alphas.values()), axis=0), np.float32(1))
+        alphas = {k: a / total for k, a in alphas.items()}
+    return alphas
 
 
 def _check_instance(instance) -> int:
