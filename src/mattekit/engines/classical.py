@@ -125,6 +125,7 @@ class GrabCutClosedForm(_ClassicalPeer):
         if not is_fg.any():
             return _matte(state, np.zeros(labels.shape, np.float32))
         if (~is_fg).any():
+            cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global generator: same prompts, same cut
             cv2.grabCut(state.work, labels, None, np.zeros((1, 65)), np.zeros((1, 65)), self.iterations,
                         cv2.GC_INIT_WITH_MASK)
         mask = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
