@@ -78,8 +78,8 @@ def _shrink(image: np.ndarray, mattes: list, max_side: int | None):
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     nearest = [m is not None and m.dtype == np.uint8 for m in mattes]  # trimaps keep their three values
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), [
-        None if m is None else cv2.resize(m, size, interpolation=cv2.INTER_NEAREST if n else cv2.INTER_AREA)
-        for m, n in zip(mattes, nearest)]
+        None if m is None else cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) if n
+        else np.clip(cv2.resize(m, size, interpolation=cv2.INTER_AREA), 0, 1) for m, n in zip(mattes, nearest)]
 
 
 def _count_prompts(prompts) -> str:
