@@ -131,3 +131,26 @@ def test_interactive_usage_errors(tiny_folder, tmp_path, capsys):
     assert "does not serve interactive sessions" in capsys.readouterr().err
     assert main([*base, "--engine", "grabcut-cf", "--rounds", "3"]) == 2
     assert "go with --interaction" in capsys.readouterr().err
+
+
+def test_compose_scenes_writes_the_him2k_layout_with_layout_captions(tmp_path):
+    portraits, backgrounds = tmp_path / "portraits", tmp_path / "backgrounds"
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        alpha = np.zeros((40, 24), np.float32)
+        cv2.ellipse(alpha, (12, 8), (5, 6), 0, 0, 360, 1.0, -1)
+        cv2.rectangle(alpha, (4, 14), (19, 39), 1.0, -1)
+        io.save_image(portraits / "image" / f"p{i}.png", np.full((40, 24, 3), 60 * i, np.uint8))
+        io.save_alpha(portraits / "alpha" / f"p{i}.png", alpha)
+    io.save_image(backgrounds / "bg.png", rng.integers(0, 256, (80, 160, 3), dtype=np.uint8))
+    argv = ["compose", str(portraits), str(backgrounds), "--mode", "scenes", "--count", "2", "--seed", "5"]
+    assert main([*argv, "-o", str(tmp_path / "a")]) == 0 and main([*argv, "-o", str(tmp_path / "b")]) == 0
+    for name in ("images/scene_001.jpg", "alphas/scene_001/02.png", "captions.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    dataset = open_dataset(f"synth:{tmp_path / 'a'}")
+    assert dataset.image_names == ["scene_000", "scene_001"]
+    scene = dataset.load_instances("scene_000")
+    centres = [np.nonzero(a > 0.5)[1].mean() for a in scene.alphas]
+    order = {"the person on the left": 0, "the person in the middle": 1, "the person on the right": 2}
+    ranks = [order[text] for text in scene.meta["texts"]]
+    assert sorted(range(3), key=lambda i: centres[i]) == sorted(range(3), key=lambda i: ranks[i])

@@ -189,7 +189,8 @@ def run_interactive(dataset: Dataset, report_dir: str | Path, engine, user: Simu
     finally:
         bar.close()
         writer.close()
-        rows = [r for r in read_rows(csv_path) if r["name"] in set(units)]
+        wanted = set(units)
+        rows = [r for r in read_rows(csv_path) if r["name"] in wanted]
         summary = write_interactive_summary(report, dataset, rows, columns, settings, user, units)
     return summary
 
