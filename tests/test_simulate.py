@@ -8,8 +8,7 @@ from mattekit.engines import load_engine
 from mattekit.errors import UsageError
 from mattekit.interactive import Box, Click, Scribble, Session, Text
 from mattekit.interactive.prompts import CLICK_RADIUS
-from mattekit.interactive.simulate import (SCRIBBLE_STEP, SimulatedUser, error_regions, play, position_sentence,
-                                           ritm_click)
+from mattekit.interactive.simulate import SCRIBBLE_STEP, SimulatedUser, error_regions, play, ritm_click
 
 
 def person(height=60, width=80):
@@ -132,12 +131,10 @@ def test_every_engine_gets_the_same_first_round_and_aggregate_matches_a_memoryle
     np.testing.assert_array_equal(kept[-1].alpha, fresh[-1].alpha)
 
 
-def test_bad_settings_and_position_sentences():
+def test_bad_settings():
     with pytest.raises(UsageError, match="unknown interaction 'tap'"):
         SimulatedUser("tap")
     with pytest.raises(UsageError, match="one round from the ground truth, not 3"):
         SimulatedUser("box", rounds=3)
-    boxes = [(50, 0, 60, 9), (0, 0, 10, 9), (20, 0, 30, 9), (35, 0, 45, 9)]
-    assert [position_sentence(boxes, i) for i in range(4)] == [
-        "the person on the right", "the person on the left", "the person second from the left",
-        "the person second from the right"]
+    with pytest.raises(UsageError, match="whole number from 1, not 0"):
+        SimulatedUser("click", rounds=0)

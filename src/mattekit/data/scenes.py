@@ -9,7 +9,7 @@ so their height is at most the output height. Written:
 
 - ``OUT/images/scene_000.jpg`` and ``OUT/alphas/scene_000/00.png`` ... (front-most last);
 - ``OUT/captions.json``: ``{"scene_000": {"00": "the person on the left", ...}}``, the layout sentence of each
-  person by the horizontal order of the centres of their visible boxes (``position_sentence``).
+  person by the horizontal order of their visible boxes (``mattekit.interactive.text.describe_position``).
 
 ``mattekit eval --dataset synth:OUT`` reads such a folder (``mattekit.data.readers.SynthesizedScenes``).
 
@@ -30,7 +30,7 @@ from mattekit import io
 from mattekit.data.samples import files_by_stem, match_stems, require_dir
 from mattekit.data.synthesis import synthesize
 from mattekit.errors import InputError, UsageError
-from mattekit.interactive.simulate import position_sentence
+from mattekit.interactive.text import describe_position
 from mattekit.matting.foreground import estimate_foreground
 
 REDRAWS = 10
@@ -91,6 +91,6 @@ def write_scenes(portraits: str | Path, backgrounds: str | Path, out: str | Path
         io.save_image(out / "images" / f"{name}.jpg", scene.image)
         for index, alpha in enumerate(scene.alphas):
             io.save_alpha(out / "alphas" / name / f"{index:02d}.png", alpha)
-        captions[name] = {f"{i:02d}": position_sentence(scene.boxes, i) for i in range(len(scene.alphas))}
+        captions[name] = {f"{i:02d}": describe_position(scene.boxes.tolist(), i) for i in range(len(scene.alphas))}
     io.write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")
     return count

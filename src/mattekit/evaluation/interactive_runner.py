@@ -19,7 +19,8 @@ that serves sessions and writes to the report folder:
 
 Multi-person sets (``load_instances``): one session per image, one instance per ground-truth instance, played
 one after the other; the sentence of an instance is the dataset's (``synth`` captions) or, without one, the
-horizontal position among the image's instances (``position_sentence``; "the object" for one-object sets).
+horizontal position among the image's instances (``mattekit.interactive.text.describe_position``; "the
+object" for one-object sets).
 
 Example:
     >>> summary = interactive_benchmark("alphamatting:../shared/data/alphamatting", "report",      # doctest: +SKIP
@@ -49,7 +50,8 @@ from mattekit.evaluation.runner import (PREDICTIONS_DIR, RowWriter, check_settin
                                         engine_settings, metric_columns, read_rows)
 from mattekit.interactive.prompts import to_dict
 from mattekit.interactive.session import Session, check_engine, share_overlaps
-from mattekit.interactive.simulate import SimulatedUser, play, position_sentence
+from mattekit.interactive.simulate import SimulatedUser, play
+from mattekit.interactive.text import describe_position
 
 CSV_NAME, SETTINGS_NAME, PROMPTS_DIR, PLOT_NAME = "per_round.csv", "settings.json", "prompts", "curve.png"
 SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
@@ -105,7 +107,7 @@ class _Unit:
         image, mattes = _shrink(image, [*alphas, trimap], max_side)
         self.image, self.alphas, self.trimap = image, mattes[:-1], mattes[-1]
         boxes = [_box(a) for a in self.alphas]
-        self.texts = [t or position_sentence(boxes, i, noun) for i, t in enumerate(texts)]
+        self.texts = [t or describe_position(boxes, i, noun) for i, t in enumerate(texts)]
 
 
 def _box(alpha: np.ndarray) -> tuple[int, int, int, int]:

@@ -214,27 +214,6 @@ def skeleton_stroke(region: np.ndarray, near: tuple[int, int], used: np.ndarray 
     return [(float(x + x0), float(y + y0)) for y, x in points]
 
 
-def position_sentence(boxes, index: int, noun: str = "person") -> str:
-    """A sentence naming instance ``index`` by the horizontal order of the centres of ``boxes`` (x0, y0, x1, y1):
-    "the person on the left", "in the middle", "on the right", "second from the left/right" (a minimal
-    describer of the synthesis layout; one instance is "the person").
-
-    >>> position_sentence([(0, 0, 10, 10), (20, 0, 30, 10), (40, 0, 50, 10)], 1)
-    'the person in the middle'
-    """
-    centres = [(b[0] + b[2]) / 2 for b in boxes]
-    rank, count = sorted(range(len(centres)), key=lambda i: (centres[i], i)).index(index), len(centres)
-    if count == 1:
-        return f"the {noun}"
-    if rank == 0:
-        return f"the {noun} on the left"
-    if rank == count - 1:
-        return f"the {noun} on the right"
-    if count % 2 and rank == count // 2:
-        return f"the {noun} in the middle"
-    return f"the {noun} second from the left" if rank == 1 else f"the {noun} second from the right"
-
-
 class SimulatedUser:
     """A seeded simulated user of one ``kind`` (``click``, ``scribble``, ``box``, ``text``, ``mixed`` or
     ``ritm``) over at most ``rounds`` rounds (default: 5; RITM: 20 clicks); see the module docstring."""
