@@ -229,9 +229,11 @@ class SynthesizedScenes(HIM2K):
                 self.captions = json.loads(captions.read_text())
             except ValueError as e:
                 raise InputError(f"{captions} is not JSON ({e}).") from None
+            if not isinstance(self.captions, dict) or not all(isinstance(v, dict) for v in self.captions.values()):
+                raise InputError(f"{captions} must map each image name to {{instance: sentence}}.")
         image_dir = require_dir(self.root / "images", "synthesized scenes image")
         self._add_images(image_dir, require_dir(self.root / "alphas", "synthesized scenes alpha"), {}, "")
 
     def _instance_meta(self, stem: str, instance: str) -> dict:
-        text = self.captions.get(stem, {}).get(instance) if isinstance(self.captions.get(stem), dict) else None
+        text = self.captions.get(stem, {}).get(instance)
         return {"text": text} if text else {}
