@@ -31,13 +31,19 @@ ENGINES = ("interactive", "grabcut-cf", "levin-scribbles")
 INTERACTIONS = ("ritm", "click", "scribble", "box", "mixed")
 
 
+def _reports(args, spec: str) -> Path:
+    """The folder of one set's reports: by image size and by the set's folder, so that another ``--side`` or
+    another scene set never meets a report of different settings."""
+    return args.out / f"side-{args.side or 'full'}" / Path(spec.split(":", 1)[1]).name
+
+
 def run_all(args, sets: dict[str, str]) -> dict:
     """{(set, engine, interaction): summary} for every combination."""
     results = {}
     for set_name, spec in sets.items():
         for engine in args.engines:
             for interaction in args.interactions:
-                report = args.out / set_name / engine / interaction
+                report = _reports(args, spec) / engine / interaction
                 start = time.perf_counter()
                 results[set_name, engine, interaction] = interactive_benchmark(
                     spec, report, engine, interaction, seed=args.seed, max_side=args.side, limit=args.limit,
@@ -50,7 +56,7 @@ def timing(args, scenes: Path) -> dict:
     """{engine: seconds summary} of the click user on ``--timing-scenes`` scenes at full size."""
     found = {}
     for engine in args.engines:
-        report = args.out / "timing-1080p" / engine
+        report = args.out / f"timing-1080p-{scenes.name}" / engine
         summary = interactive_benchmark(f"synth:{scenes}", report, engine, "click", seed=args.seed,
                                         limit=args.timing_scenes, progress=False)
         found[engine] = summary["seconds"]
