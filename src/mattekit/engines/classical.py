@@ -1,9 +1,9 @@
 """Classical interactive peers that serve sessions: GrabCut + closed-form, and closed-form from the prompts alone.
 
-Both have no memory of rounds: every round they read the prompts of rounds 1..t together (``RoundInput.
-all_prompts``), and they work at a reduced resolution (``work_pixels``: 150,000 for ``grabcut-cf``, 80,000 for ``levin-scribbles``, whose linear system spans
-nearly every pixel), the alpha scaled back up bilinearly.
-Neither reads text.
+Both have no memory of rounds: every round they read the prompts of rounds 1..t together
+(``RoundInput.all_prompts``), and they work at a reduced resolution (``work_pixels``: 150,000 for ``grabcut-cf``,
+80,000 for ``levin-scribbles``, whose linear system spans nearly every pixel), the alpha scaled back up
+bilinearly. Neither reads text.
 
 - ``grabcut-cf``: GrabCut (Rother, Kolmogorov and Blake, "GrabCut: interactive foreground extraction using
   iterated graph cuts", SIGGRAPH 2004) seeded by the prompts: outside the last box is background and inside it
