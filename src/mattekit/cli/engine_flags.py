@@ -1,5 +1,5 @@
 """The engine options that ``mattekit predict`` and ``mattekit eval`` share: GFM's backbone, RoSTa, test strategy,
-its ratios, the device and the precision. An option the chosen engine does not have is a usage error.
+its ratios, the device, the precision and the runtime. An option the chosen engine does not have is a usage error.
 
 Example:
     >>> import argparse
@@ -20,6 +20,8 @@ FLAGS = {
     "d2": (float, "GFM hybrid strategy: focus pass at 1/d2 of the image (default 2; d1 >= d2)"),
     "device": (str, "GFM: cpu, cuda, cuda:N, mps or auto (default auto)"),
     "precision": (str, "GFM: auto (bf16/fp16 autocast on CUDA, fp32 elsewhere), fp32, bf16 or fp16"),
+    "runtime": (str, "GFM: auto (= torch), torch, or onnx (ONNX Runtime on CPU; a graph per input size, exported "
+                     "on first use and cached)"),
 }
 
 

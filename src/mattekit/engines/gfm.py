@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from skimage.transform import resize
 
+from mattekit.engines.gfm_onnx import OnnxPasses, pick_runtime
 from mattekit.engines.gfm_weights import build_from_weights
 from mattekit.memory import keep_freed_memory
 from mattekit.models.fuse import fold_batch_norm
@@ -113,7 +114,10 @@ class GFMEngine:
 
     Options: ``backbone``/``rosta`` (recognised from the checkpoint when omitted), ``strategy`` (resize, hybrid,
     rim; default hybrid, or rim for RIM checkpoints), ``ratio`` (resize), ``d1``/``d2`` (hybrid), ``max_size``,
-    ``device`` (auto, cpu, cuda, mps), ``precision`` (auto, fp32, bf16, fp16), ``foreground`` (estimate colours),
+    ``device`` (auto, cpu, cuda, mps), ``precision`` (auto, fp32, bf16, fp16), ``runtime`` (auto = torch,
+    torch, or onnx: ONNX Runtime on CPU, one graph per network input size, exported on first use and cached under
+    ``$MATTEKIT_CACHE``, ``mattekit.engines.gfm_onnx``; sizes with a 32-pixel side run in PyTorch), ``foreground``
+    (estimate colours),
     ``optimise`` (fold batch norm into the convolutions and use the channels-last layout: faster, same alphas;
     the models are changed in place, so pass False for a model that still trains; on CPU also keep freed memory
     for reuse, which spares the page faults of large tensors), and GFM construction options
@@ -126,7 +130,8 @@ class GFMEngine:
     def __init__(self, weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
                  backbone: str | None = None, rosta: str | None = None, strategy: str | None = None,
                  ratio: float = 0.5, d1: float = 3, d2: float = 2, max_size: int = 1600, device: str | None = None,
-                 precision: str = "auto", foreground: bool = True, optimise: bool = True, **model_options):
+                 precision: str = "auto", runtime: str = "auto", foreground: bool = True, optimise: bool = True,
+                 **model_options):
         if weights is None or weights == "" or weights == []:
             raise WeightsError("the gfm engine needs a checkpoint: pass --weights FILE (an official gfm_*.pth "
                                "from the GFM authors, or a .safetensors written by `mattekit train`).")
@@ -137,7 +142,7 @@ class GFMEngine:
         models = [build_from_weights(path, backbone, form, **model_options)
                   for path, form in weight_list(weights, rosta)]
         self.configure(models, strategy=strategy, ratio=ratio, d1=d1, d2=d2, max_size=max_size, device=device,
-                       precision=precision, foreground=foreground, optimise=optimise)
+                       precision=precision, runtime=runtime, foreground=foreground, optimise=optimise)
 
     @classmethod
     def from_models(cls, models, **options) -> "GFMEngine":
@@ -147,11 +152,12 @@ class GFMEngine:
         return engine
 
     def configure(self, models, strategy: str | None = None, ratio: float = 0.5, d1: float = 3, d2: float = 2,
-                  max_size: int = 1600, device: str | None = None, precision: str = "auto",
+                  max_size: int = 1600, device: str | None = None, precision: str = "auto", runtime: str = "auto",
                   foreground: bool = True, optimise: bool = True) -> None:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         torch.set_flush_denormal(True)  # denormal floats slow CPU convolutions by orders of magnitude
         self.dtype = autocast_dtype(self.device, precision)
+        self.runtime = pick_runtime(runtime, self.device, self.dtype)
         # batch norm folded into the convolutions and the channels-last layout, which oneDNN and cuDNN convolve
         # fastest: GFM-TT(r34) at 800x800 on CPU about 18% faster than eager (docs/benchmarks.md)
         fast = optimise and self.device.type in ("cpu", "cuda")
@@ -160,6 +166,7 @@ class GFMEngine:
         self.layout = torch.channels_last if fast else torch.contiguous_format
         self.models = [(fold_batch_norm(m.eval()) if optimise else m).to(self.device, memory_format=self.layout)
                        for m in models]
+        self.onnx = {model: OnnxPasses(model) for model in self.models} if self.runtime == "onnx" else {}
         self.ratio, self.d1, self.d2, self.max_size = float(ratio), float(d1), float(d2), int(max_size)
         self.foreground = foreground
         is_rim = [m.rosta == "rim" for m in self.models]
@@ -178,7 +185,10 @@ class GFMEngine:
     def run(self, model, image: np.ndarray, ratio: float) -> dict[str, np.ndarray]:
         """One network pass on ``image`` (float 0-255 HxWx3) shrunk by ``ratio``: outputs as HxW(xC) numpy."""
         size = network_size(*image.shape[:2], ratio, self.max_size)
-        x = torch.from_numpy(resize_map(image, size)).permute(2, 0, 1)[None].to(self.device)
+        x = torch.from_numpy(resize_map(image, size)).permute(2, 0, 1)[None]
+        if self.onnx and min(size) > 32:  # a side of 32: ONNX Runtime fails on the 1-pixel pyramid pooling bins
+            return {k: v[0].transpose(1, 2, 0) for k, v in self.onnx[model](x.contiguous().numpy()).items()}
+        x = x.to(self.device)
         x = x.contiguous(memory_format=self.layout)
         cast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else nullcontext()
         with torch.inference_mode(), cast:

@@ -36,6 +36,20 @@ class AlphaGraph(torch.nn.Module):
         return tuple(out[name] for name in self.names)
 
 
+def write_graph(model, target, height: int, width: int, names: tuple[str, ...], opset: int = 17) -> None:
+    """Trace ``model`` (a GFM in eval mode) for (``height``, ``width``) inputs into ``target`` (a path or a
+    binary file object); the graph's outputs are ``names``, in that order."""
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(AlphaGraph(model, names), (torch.zeros(1, 3, height, width),), target,
+                          dynamo=False, input_names=["image"], output_names=list(names), opset_version=opset)
+
+
+def output_names(model, with_maps: bool = True) -> tuple[str, ...]:
+    """The graph outputs of ``model``: ``alpha``, and with ``with_maps`` ``glance`` and ``focus`` (not for RIM)."""
+    return ("alpha", "glance", "focus") if with_maps and model.rosta != "rim" else ("alpha",)
+
+
 def export_onnx(weights: str | os.PathLike, output: str | os.PathLike, height: int = 512, width: int = 512,
                 backbone: str | None = None, rosta: str | None = None, with_maps: bool = False,
                 opset: int = 17) -> Path:
@@ -43,13 +57,10 @@ def export_onnx(weights: str | os.PathLike, output: str | os.PathLike, height: i
     if height % 32 or width % 32 or height < 32 or width < 32:
         raise UsageError(f"the ONNX input size must be positive multiples of 32, not {height}x{width}.")
     model = build_from_weights(weights, backbone, rosta)
-    names = ("alpha", "glance", "focus") if with_maps and model.rosta != "rim" else ("alpha",)
     output = Path(output)
     try:
-        with atomic_path(output) as tmp, warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(AlphaGraph(model, names), (torch.zeros(1, 3, height, width),), str(tmp),
-                              dynamo=False, input_names=["image"], output_names=list(names), opset_version=opset)
+        with atomic_path(output) as tmp:
+            write_graph(model, str(tmp), height, width, output_names(model, with_maps), opset)
     except MattekitError:
         raise
     except Exception as e:  # the exporter's own failures, e.g. a missing onnx package
