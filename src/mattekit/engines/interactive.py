@@ -3,13 +3,17 @@
 DFIMat (Jiao et al., ACCV 2024, arXiv 2410.09788, §3) splits interactive matting into finding the instance the
 person means and refining its matte. Without trained DFIMat weights, this engine builds both from what ships:
 
-- semantic capture (at a working resolution): an instance prior from the default engine's segmenters (MODNet,
-  U²-Netp), run on the box (with a margin) or on the whole image and cached per session, kept to the connected
-  regions that positive clicks and scribbles touch; then a graph cut (OpenCV GrabCut) seeded by the prior as the
-  probable labels, every click and scribble as hard labels, the previous round's mask where the prior is silent,
-  and the conflict map's regions forced to the person's side;
-- refinement: a trimap around that mask (the segmenter's unsure pixels widen it; click and scribble pixels are
-  known), solved by mattekit's focus (``mattekit.matting.focus``), foreground colours as the default engine.
+- semantic capture (``mattekit.engines.capture``, at a working resolution), from the default engine's segmenters
+  (MODNet, U²-Netp; their map is the *prior*, cached per image and per box crop in the session's state):
+  round 1 (or any round with a new box): a box gives the prior inside it, cut from the people entering it by a
+  GrabCut on the box; positive clicks and scribbles give the instances of the prior they touch, one person
+  separated from the others of a merged group (``capture.person_cut``) when the prior is MODNet's (people);
+  text picks one of ``candidates(state)``; prompts the prior cannot explain are then handled as corrections.
+  Later rounds: the previous mask is kept and changed only where the conflict map (DFIMat's M_ref, §3.2) asks,
+  each conflict blob growing into the wrong region it sits in (``capture.correct``);
+- refinement: a trimap around that mask (the segmenter's unsure pixels widen it where it agrees with the mask;
+  click and scribble pixels are known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
+  colours as the default engine.
 
 Example:
     >>> from mattekit.interactive import Box, Session                      # doctest: +SKIP
@@ -22,20 +26,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mattekit.engines import capture
 from mattekit.engines.default import DefaultEngine, choose_glance
 from mattekit.interactive.conflict import WANTS_BACKGROUND, WANTS_FOREGROUND
-from mattekit.interactive.prompts import Box, label_masks
+from mattekit.interactive.prompts import Box, Click, Scribble, Text, label_masks, rasterise
 from mattekit.matte import Matte
 from mattekit.matting.focus import solve_focus
 from mattekit.matting.foreground import estimate_foreground
 from mattekit.matting.trimap import trimap_from_probability
 
-BOX_MARGIN = 0.1  # share of the box's size added on each side before the segmenters see the crop
+KINDS = {"modnet": "person", "u2netp": "object"}  # what the trusted segmenter finds
 
 
 class ImageState:
-    """The per-image work of a session: a working copy and the segmenters' maps, computed once when first
-    needed (whole image, or per box crop)."""
+    """The per-image work of a session: a working copy, the segmenters' maps (whole image or per box crop) and
+    the instance candidates, each computed once when first needed."""
 
     def __init__(self, image: np.ndarray, segmenters: DefaultEngine, work_pixels: int):
         self.image = image
@@ -44,36 +49,72 @@ class ImageState:
         size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
         self.work = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if self.scale < 1 else image
         self.segmenters = segmenters
-        self._crops: dict[tuple, np.ndarray] = {}
+        self._crops: dict[tuple, tuple[np.ndarray, str]] = {}
+        self._candidates: list[capture.Candidate] | None = None
 
-    def probability(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.work.shape[:2]
+
+    def probability(self, box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, str]:
         """The trusted foreground probability (float32, working size) of the whole image, or of the working
-        image's crop ``box`` (x0, y0, x1, y1, ends exclusive) placed on a zero canvas."""
-        height, width = self.work.shape[:2]
+        image's crop ``box`` (x0, y0, x1, y1, ends exclusive) placed on a zero canvas, and its kind."""
+        height, width = self.shape
         key = box or (0, 0, width, height)
         if key not in self._crops:
             x0, y0, x1, y1 = key
             crop = np.ascontiguousarray(self.work[y0:y1, x0:x1])
             probs = {"modnet": self.segmenters.modnet.probability(crop),
                      "u2netp": self.segmenters.u2netp.probability(crop)}
+            chosen = choose_glance(probs["modnet"], probs["u2netp"])
             canvas = np.zeros((height, width), np.float32)
-            canvas[y0:y1, x0:x1] = probs[choose_glance(probs["modnet"], probs["u2netp"])]
-            self._crops[key] = canvas
+            canvas[y0:y1, x0:x1] = probs[chosen]
+            self._crops[key] = canvas, KINDS[chosen]
         return self._crops[key]
+
+    def work_box(self, box: Box) -> tuple[int, int, int, int]:
+        """``box`` (corners included, image pixels) at the working size, ends exclusive."""
+        height, width = self.shape
+        x0, y0 = max(0, int(box.x0 * self.scale)), max(0, int(box.y0 * self.scale))
+        x1 = min(width, int(np.ceil(box.x1 * self.scale)) + 1)
+        y1 = min(height, int(np.ceil(box.y1 * self.scale)) + 1)
+        return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
+
+
+def candidates(state: ImageState) -> list[capture.Candidate]:
+    """The person or object instances of the image (largest first), for a text prompt or a user interface to
+    choose from: ``box`` in image pixels (x0, y0, x1, y1, ends exclusive), ``area`` in image pixels, ``mask`` at
+    the state's working size (``state.shape``). Computed once per image."""
+    if state._candidates is None:
+        prob, kind = state.probability()
+        found = capture.candidates(state.work, prob, kind)
+        for candidate in found:
+            candidate.box = tuple(int(round(v / state.scale)) for v in candidate.box)
+            candidate.area = int(round(candidate.area / state.scale**2))
+        state._candidates = found
+    return state._candidates
+
+
+def choose_candidate(sentence: str, found: list[capture.Candidate], shape: tuple[int, int]) -> int:
+    """The index of the candidate ``sentence`` means: the text helper's choice where it is installed, else the
+    largest candidate (the first)."""
+    try:
+        from mattekit.interactive import text
+    except ImportError:
+        return 0
+    return text.choose(sentence, [c.box for c in found], [c.area for c in found], shape)
 
 
 class InteractiveEngine:
     """Offline interactive matting; see the module docstring. ``work_pixels``: the semantic capture's working
-    resolution; ``focus_pixels``: the refinement's; ``grabcut_iterations``: GrabCut's iterations per round."""
+    resolution; ``focus_pixels``: the refinement's."""
 
     name = "interactive"
 
-    def __init__(self, weights=None, work_pixels: int = 300_000, focus_pixels: int = 400_000,
-                 grabcut_iterations: int = 2):
+    def __init__(self, weights=None, work_pixels: int = 300_000, focus_pixels: int = 400_000):
         self.defaults = DefaultEngine(weights=weights)
         self.work_pixels = work_pixels
         self.focus_pixels = focus_pixels
-        self.grabcut_iterations = grabcut_iterations
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
         """Automatic or trimap-based matting, as the default engine (no prompts)."""
@@ -84,7 +125,7 @@ class InteractiveEngine:
 
     def round(self, image: np.ndarray, state: ImageState, given) -> Matte:
         prompts = given.all_prompts
-        mask, prob = self.capture(state, prompts, given)
+        mask, prob = self.capture(state, given)
         height, width = image.shape[:2]
         up = (width, height)
         prob = cv2.resize(prob, up, interpolation=cv2.INTER_LINEAR)
@@ -97,65 +138,59 @@ class InteractiveEngine:
         alpha = solve_focus(image, trimap, self.focus_pixels)
         return Matte(alpha=alpha, foreground=estimate_foreground(image, alpha, self.focus_pixels))
 
-    def capture(self, state: ImageState, prompts, given) -> tuple[np.ndarray, np.ndarray]:
+    def capture(self, state: ImageState, given) -> tuple[np.ndarray, np.ndarray]:
         """The instance mask (bool, working size) and the prior probability behind it."""
-        work = state.work
-        shape = work.shape[:2]
-        boxes = [p for p in prompts if isinstance(p, Box)]
-        box = _work_box(boxes[-1], state.scale, shape) if boxes else None
-        crop = _expand(box, shape, BOX_MARGIN) if box else None
-        prob = state.probability(crop)
-        positive, negative = label_masks(prompts, shape, state.scale)
-        prior = _touched(prob > 0.5, positive)
-        labels = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        if given.previous is not None:
-            previous = cv2.resize(given.previous, shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
-            silent = (prob > 0.05) & (prob < 0.95)
-            labels[silent] = np.where(previous[silent], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+        everything = given.all_prompts
+        positive, negative = label_masks(everything, state.shape, state.scale)
+        boxes = [p for p in everything if isinstance(p, Box)]
+        box = state.work_box(boxes[-1]) if boxes else None
+        prob, kind = state.probability(capture.expand(box, state.shape, capture.BOX_MARGIN) if box else None)
+        prior = prob > 0.5
+        if given.previous is None or any(isinstance(p, Box) for p in given.prompts):
+            mask = self.first_mask(state, everything, box, prior, kind)
+            wants_fg, wants_bg = positive & ~mask, negative & mask
+        else:
+            mask = cv2.resize(given.previous, state.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
+            wants_fg = _shrink(given.conflict == WANTS_FOREGROUND, state.shape)
+            wants_bg = _shrink(given.conflict == WANTS_BACKGROUND, state.shape)
+        return capture.correct(state.work, mask, wants_fg, wants_bg, positive, negative, prior), prob
+
+    def first_mask(self, state: ImageState, prompts, box, prior: np.ndarray, kind: str) -> np.ndarray:
+        """Round 1's mask before corrections: the box's instance, the instances positive prompts touch, the
+        candidate a sentence names, or the whole prior."""
         if box is not None:
-            outside = np.ones(shape, bool)
-            outside[box[1]:box[3], box[0]:box[2]] = False
-            labels[outside] = cv2.GC_BGD
-        if given.conflict is not None and given.conflict.any():
-            conflict = cv2.resize(given.conflict, shape[::-1], interpolation=cv2.INTER_NEAREST)
-            labels[conflict == WANTS_FOREGROUND] = cv2.GC_FGD
-            labels[conflict == WANTS_BACKGROUND] = cv2.GC_BGD
-        labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
-        if (labels == cv2.GC_PR_FGD).any() or (labels == cv2.GC_FGD).any():
-            if self.grabcut_iterations and _has_both(labels):
-                background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
-                cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global generator: same prompts, same matte
-                cv2.grabCut(work, labels, None, background, foreground, self.grabcut_iterations,
-                            cv2.GC_INIT_WITH_MASK)
-        mask = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-        return _touched(mask, positive), prob
-
-
-def _has_both(labels: np.ndarray) -> bool:
-    fg = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-    return bool(fg.any() and (~fg).any())
-
-
-def _touched(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """The connected regions of ``mask`` that ``seeds`` touch, plus the seeds; all of ``mask`` without seeds."""
-    if not seeds.any():
+            mask = capture.box_cut(state.work, prior, box)
+            strokes = [rasterise(p, state.shape, state.scale) for p in prompts
+                       if isinstance(p, (Click, Scribble)) and p.positive]
+            touching = capture.touched(mask, np.any(strokes, axis=0)) if strokes else mask
+            return touching if touching.any() else mask
+        mask = np.zeros(state.shape, bool)
+        for prompt in prompts:
+            if isinstance(prompt, (Click, Scribble)) and prompt.positive:
+                pixels = rasterise(prompt, state.shape, state.scale) & prior
+                if pixels.any() and not mask[pixels].all():
+                    mask |= self.instance_at(state, prior, pixels, kind)
+        texts = [p for p in prompts if isinstance(p, Text)]
+        if not mask.any() and texts:
+            found = candidates(state)
+            if found:
+                mask = found[choose_candidate(texts[-1].text, found, state.image.shape[:2])].mask.copy()
+        if not mask.any() and not any(isinstance(p, (Click, Scribble)) and p.positive for p in prompts):
+            mask = prior.copy()
         return mask
-    count, regions = cv2.connectedComponents((mask | seeds).astype(np.uint8), connectivity=8)
-    keep = np.zeros(count, bool)
-    keep[np.unique(regions[seeds])] = True
-    keep[0] = False
-    return keep[regions]
+
+    @staticmethod
+    def instance_at(state: ImageState, prior: np.ndarray, pixels: np.ndarray, kind: str) -> np.ndarray:
+        """The instance of the prior under ``pixels``: one person of a merged group, or the touched region."""
+        if kind != "person":
+            return capture.touched(prior, pixels)
+        distance = capture.padded_distance(prior)
+        point = np.unravel_index(np.argmax(np.where(pixels, distance, -1)), distance.shape)
+        return capture.person_cut(state.work, prior, point)
 
 
-def _work_box(box: Box, scale: float, shape) -> tuple[int, int, int, int]:
-    height, width = shape
-    x0, y0 = max(0, int(box.x0 * scale)), max(0, int(box.y0 * scale))
-    x1, y1 = min(width, int(np.ceil(box.x1 * scale)) + 1), min(height, int(np.ceil(box.y1 * scale)) + 1)
-    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
-
-
-def _expand(box, shape, margin: float) -> tuple[int, int, int, int]:
-    height, width = shape
-    x0, y0, x1, y1 = box
-    dx, dy = round((x1 - x0) * margin), round((y1 - y0) * margin)
-    return max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
+def _shrink(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A full-size bool mask at the working ``shape``: a pixel is set if any part of it was."""
+    if mask.shape == shape:
+        return mask
+    return cv2.resize(mask.astype(np.float32), shape[::-1], interpolation=cv2.INTER_AREA) > 0

@@ -1,0 +1,208 @@
+"""Semantic capture for the offline interactive engine: which pixels belong to the instance the person means.
+
+DFIMat's ISCN (Jiao et al., "DFIMat: Decoupled Flexible Interactive Matting in Multi-Person Scenarios", ACCV 2024,
+arXiv 2410.09788, §3.2) predicts the meant instance's mask from the image and the prompts, and, across rounds,
+reasons on the conflict map. Without its trained weights, this module builds the same step from a segmenter's
+foreground map (``prior``, bool at the working size: every person or salient object at once) and graph cuts
+(OpenCV GrabCut: Rother, Kolmogorov and Blake, "GrabCut", SIGGRAPH 2004):
+
+- ``box_cut``: a box keeps the prior inside itself; GrabCut on the box with a margin, so that its colour models
+  are local and the parts of other people that enter the box from outside it are learnt as background;
+- ``person_cut``: a click on a merged group of people: the other people's torsos (thick parts of the prior, its
+  distance-transform maxima far from the click) become background seeds, the click's vertical band (where a person
+  standing at the click would be) probable foreground, and GrabCut separates them along colour edges;
+- ``correct``: a later round's conflict regions (DFIMat's M_ref) change the previous mask locally: each conflict
+  blob is grown into the region it sits in by GrabCut in a window around it (the previous mask as the probable
+  labels, every prompt as a hard label), and only the changed region that contains the blob is taken, the rest of
+  the previous mask kept (as FocalClick's progressive merge, Chen et al., CVPR 2022, §3.4);
+- ``candidates``: the instances a sentence or a click can mean, with box, mask, kind, area and score.
+
+Example:
+    >>> import numpy as np
+    >>> image = np.zeros((60, 80, 3), np.uint8); image[10:50, 20:40] = 200; image[10:50, 45:70] = (30, 200, 30)
+    >>> prior = image.sum(axis=2) > 0
+    >>> mask = box_cut(image, prior, (18, 8, 42, 52))
+    >>> bool(mask[30, 30]), bool(mask[30, 60])
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.feature import peak_local_max
+
+BOX_MARGIN = 0.1  # share of the box's size added on each side for GrabCut's colour models
+GRABCUT_ITERATIONS = 2
+OTHER_PEAK = 0.5  # another torso: a distance-transform maximum at least this share of the clicked one's ...
+OTHER_DISTANCE = 2.0  # ... and further than this many times the clicked one's distance value from the click
+BAND_WIDTH = 1.5  # half-width of the clicked person's vertical band, in the click's distance values
+BAND_ABOVE = 2.5  # how far above the click the band starts (the head), in the same unit
+WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
+MIN_WINDOW = 12  # pixels
+
+
+@dataclass
+class Candidate:
+    """One instance a prompt may mean: ``box`` (x0, y0, x1, y1 at the working size, ends exclusive), ``mask``
+    (bool, working size), ``kind`` ("person" or "object"), ``area`` (pixels), ``score`` (mean prior inside)."""
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+    kind: str
+    area: int
+    score: float
+
+
+def padded_distance(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside it, the image border counting as
+    outside (a 1-pixel zero padding, as RITM's click placement)."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+
+
+def touched(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected regions of ``mask`` that ``seeds`` touch (8-connected)."""
+    count, regions = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(regions[seeds & mask])] = True
+    keep[0] = False
+    return keep[regions]
+
+
+def grabcut(image: np.ndarray, labels: np.ndarray, window=None, iterations: int = GRABCUT_ITERATIONS) -> np.ndarray:
+    """Foreground (bool) of GrabCut on ``labels`` (cv2.GC_* values), run on the ``window`` (x0, y0, x1, y1) only
+    (labels outside it kept); the labels as they are when they hold only one side."""
+    x0, y0, x1, y1 = window or (0, 0, labels.shape[1], labels.shape[0])
+    crop = np.ascontiguousarray(labels[y0:y1, x0:x1])
+    foreground = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+    if foreground.any() and not foreground.all():
+        models = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), crop, None, *models, iterations,
+                    cv2.GC_INIT_WITH_MASK)
+    result = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    result[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+    return result
+
+
+def expand(box, shape, margin: float) -> tuple[int, int, int, int]:
+    """``box`` (x0, y0, x1, y1) grown by ``margin`` times its size on each side, clipped to ``shape``."""
+    height, width = shape[:2]
+    x0, y0, x1, y1 = box
+    dx, dy = round((x1 - x0) * margin), round((y1 - y0) * margin)
+    return max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
+
+
+def box_cut(image: np.ndarray, prior: np.ndarray, box) -> np.ndarray:
+    """The instance inside ``box`` (x0, y0, x1, y1, ends exclusive): the prior inside the box as probable
+    foreground, everything outside it as background, GrabCut on the box with ``BOX_MARGIN``."""
+    x0, y0, x1, y1 = box
+    labels = np.full(prior.shape, cv2.GC_BGD, np.uint8)
+    labels[y0:y1, x0:x1] = np.where(prior[y0:y1, x0:x1], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+    return grabcut(image, labels, expand(box, prior.shape, BOX_MARGIN))
+
+
+def other_torsos(prior: np.ndarray, point: tuple[int, int]) -> list[tuple[int, int]]:
+    """(row, column) of the prior's thick parts that belong to someone else than the one at ``point``."""
+    distance = padded_distance(prior)
+    own = distance[point]
+    peaks = peak_local_max(distance, min_distance=max(2, round(own / 2)), threshold_abs=OTHER_PEAK * own,
+                           exclude_border=False)
+    return [tuple(p) for p in peaks if np.hypot(p[0] - point[0], p[1] - point[1]) > OTHER_DISTANCE * own]
+
+
+def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> np.ndarray:
+    """The one instance of the prior at ``point`` (row, column), separated from the others it touches."""
+    region = touched(prior, _dot(prior.shape, point))
+    others = other_torsos(region, point)
+    if not others:
+        return region
+    distance = padded_distance(region)
+    own = float(distance[point])
+    rows, columns = np.indices(prior.shape)
+    band = (np.abs(columns - point[1]) < BAND_WIDTH * own) & (rows > point[0] - BAND_ABOVE * own)
+    labels = np.full(prior.shape, cv2.GC_BGD, np.uint8)
+    labels[region] = cv2.GC_PR_BGD
+    labels[region & band] = cv2.GC_PR_FGD
+    for row, column in others:
+        cv2.circle(labels, (int(column), int(row)), max(2, round(distance[row, column] / 2)), cv2.GC_BGD, -1)
+    cv2.circle(labels, (int(point[1]), int(point[0])), max(2, round(own / 2)), cv2.GC_FGD, -1)
+    mask = grabcut(image, labels, _bounds(region), iterations=3)
+    return touched(mask, _dot(prior.shape, point))
+
+
+def correct(image: np.ndarray, mask: np.ndarray, conflict_fg: np.ndarray, conflict_bg: np.ndarray,
+            positive: np.ndarray, negative: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The previous ``mask`` changed where the conflict map asks: each blob of ``conflict_fg`` (wants foreground)
+    adds the region around it, each blob of ``conflict_bg`` removes one. ``positive``/``negative``: every prompt's
+    pixels (hard labels); ``prior``: the segmenter's foreground, whose region under a blob is taken as it is when
+    it agrees with the blob's side."""
+    mask = mask.copy()
+    for blobs, wanted in ((conflict_fg, True), (conflict_bg, False)):
+        count, regions = cv2.connectedComponents(blobs.astype(np.uint8), connectivity=8)
+        for label in range(1, count):
+            blob = regions == label
+            if mask[blob].all() == wanted and mask[blob].any() == wanted:
+                continue  # an earlier blob's region already covers it
+            region = _flip_region(image, mask, blob, wanted, positive, negative, prior)
+            mask[region] = wanted
+    mask[positive], mask[negative] = True, False
+    return mask
+
+
+def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior) -> np.ndarray:
+    """The region around ``blob`` whose label becomes ``wanted``."""
+    agreeing = touched(prior & ~mask if wanted else mask & ~prior, blob)
+    if agreeing.any():
+        return agreeing | blob
+    side = ~mask if wanted else mask  # the wrong region the blob sits in
+    reach = float(padded_distance(side)[blob].max())
+    rows, columns = np.nonzero(blob)
+    half = max(MIN_WINDOW, round(WINDOW * reach))
+    window = (max(0, columns.min() - half), max(0, rows.min() - half), min(mask.shape[1], columns.max() + 1 + half),
+              min(mask.shape[0], rows.max() + 1 + half))
+    labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
+    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
+    labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
+    changed = (grabcut(image, labels, window) == wanted) & side
+    return touched(changed | blob, blob)
+
+
+def candidates(image: np.ndarray, prob: np.ndarray, kind: str, min_share: float = 0.005) -> list[Candidate]:
+    """The instances of a segmenter's map ``prob`` (float, working size): each connected region of prob > 0.5
+    of at least ``min_share`` of the image, split into one candidate per person (``person_cut`` at each thick
+    part) when ``kind`` is "person"; largest first."""
+    prior = prob > 0.5
+    count, regions, stats, _ = cv2.connectedComponentsWithStats(prior.astype(np.uint8), connectivity=8)
+    found = []
+    for label in range(1, count):
+        if stats[label, cv2.CC_STAT_AREA] < min_share * prior.size:
+            continue
+        region = regions == label
+        masks = [region]
+        if kind == "person":
+            distance = padded_distance(region)
+            centre = np.unravel_index(np.argmax(distance), distance.shape)
+            masks = [person_cut(image, region, p) for p in [centre, *other_torsos(region, centre)]]
+        for mask in masks:
+            if mask.any():
+                found.append(Candidate(_bounds(mask), mask, kind, int(mask.sum()), float(prob[mask].mean())))
+    return sorted(found, key=lambda c: -c.area)
+
+
+def _dot(shape, point) -> np.ndarray:
+    dot = np.zeros(shape[:2], bool)
+    dot[point] = True
+    return dot
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, columns = np.nonzero(mask)
+    return int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1
