@@ -40,6 +40,7 @@ OTHER_PEAK = 0.5  # another torso: a distance-transform maximum at least this sh
 OTHER_DISTANCE = 2.0  # ... and further than this many times the clicked one's distance value from the click
 BAND_WIDTH = 1.5  # half-width of the clicked person's vertical band, in the click's distance values
 BAND_ABOVE = 2.5  # how far above the click the band starts (the head), in the same unit
+MIN_PERSON = 0.2  # a separated person smaller than this share of its group is a failed cut: the group is kept
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
 
@@ -80,6 +81,7 @@ def grabcut(image: np.ndarray, labels: np.ndarray, window=None, iterations: int 
     foreground = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
     if foreground.any() and not foreground.all():
         models = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's global generator: the same cut every time
         cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), crop, None, *models, iterations,
                     cv2.GC_INIT_WITH_MASK)
     result = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
@@ -129,8 +131,8 @@ def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> 
     for row, column in others:
         cv2.circle(labels, (int(column), int(row)), max(2, round(distance[row, column] / 2)), cv2.GC_BGD, -1)
     cv2.circle(labels, (int(point[1]), int(point[0])), max(2, round(own / 2)), cv2.GC_FGD, -1)
-    mask = grabcut(image, labels, _bounds(region), iterations=3)
-    return touched(mask, _dot(prior.shape, point))
+    mask = touched(grabcut(image, labels, _bounds(region), iterations=3), _dot(prior.shape, point))
+    return mask if mask.sum() >= MIN_PERSON * region.sum() else region
 
 
 def correct(image: np.ndarray, mask: np.ndarray, conflict_fg: np.ndarray, conflict_bg: np.ndarray,

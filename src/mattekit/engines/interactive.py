@@ -49,7 +49,7 @@ class ImageState:
         size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
         self.work = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if self.scale < 1 else image
         self.segmenters = segmenters
-        self._crops: dict[tuple, tuple[np.ndarray, str]] = {}
+        self._crops: dict[tuple, tuple[np.ndarray, str, np.ndarray]] = {}
         self._candidates: list[capture.Candidate] | None = None
 
     @property
@@ -59,6 +59,13 @@ class ImageState:
     def probability(self, box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, str]:
         """The trusted foreground probability (float32, working size) of the whole image, or of the working
         image's crop ``box`` (x0, y0, x1, y1, ends exclusive) placed on a zero canvas, and its kind."""
+        return self._maps(box)[:2]
+
+    def alternative(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The other segmenter's probability, the one ``probability`` did not trust."""
+        return self._maps(box)[2]
+
+    def _maps(self, box) -> tuple[np.ndarray, str, np.ndarray]:
         height, width = self.shape
         key = box or (0, 0, width, height)
         if key not in self._crops:
@@ -67,9 +74,11 @@ class ImageState:
             probs = {"modnet": self.segmenters.modnet.probability(crop),
                      "u2netp": self.segmenters.u2netp.probability(crop)}
             chosen = choose_glance(probs["modnet"], probs["u2netp"])
-            canvas = np.zeros((height, width), np.float32)
-            canvas[y0:y1, x0:x1] = probs[chosen]
-            self._crops[key] = canvas, KINDS[chosen]
+            canvases = {name: np.zeros((height, width), np.float32) for name in probs}
+            for name, canvas in canvases.items():
+                canvas[y0:y1, x0:x1] = probs[name]
+            other = "u2netp" if chosen == "modnet" else "modnet"
+            self._crops[key] = canvases[chosen], KINDS[chosen], canvases[other]
         return self._crops[key]
 
     def work_box(self, box: Box) -> tuple[int, int, int, int]:
@@ -167,9 +176,11 @@ class InteractiveEngine:
         mask = np.zeros(state.shape, bool)
         for prompt in prompts:
             if isinstance(prompt, (Click, Scribble)) and prompt.positive:
-                pixels = rasterise(prompt, state.shape, state.scale) & prior
-                if pixels.any() and not mask[pixels].all():
-                    mask |= self.instance_at(state, prior, pixels, kind)
+                pixels = rasterise(prompt, state.shape, state.scale)
+                if (pixels & prior).any() and not mask[pixels & prior].all():
+                    mask |= self.instance_at(state, prior, pixels & prior, kind)
+                elif not (pixels & prior).any():  # the trusted segmenter missed it: the other may have found it
+                    mask |= capture.touched(state.alternative() > 0.5, pixels)
         texts = [p for p in prompts if isinstance(p, Text)]
         if not mask.any() and texts:
             found = candidates(state)
