@@ -41,6 +41,7 @@ OTHER_DISTANCE = 2.0  # ... and further than this many times the clicked one's d
 BAND_WIDTH = 1.5  # half-width of the clicked person's vertical band, in the click's distance values
 BAND_ABOVE = 2.5  # how far above the click the band starts (the head), in the same unit
 MIN_PERSON = 0.2  # a separated person smaller than this share of its group is a failed cut: the group is kept
+MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less than this share of the mask
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
 
@@ -136,11 +137,12 @@ def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> 
 
 
 def correct(image: np.ndarray, mask: np.ndarray, conflict_fg: np.ndarray, conflict_bg: np.ndarray,
-            positive: np.ndarray, negative: np.ndarray, prior: np.ndarray) -> np.ndarray:
+            positive: np.ndarray, negative: np.ndarray, prior: np.ndarray, people: bool = False) -> np.ndarray:
     """The previous ``mask`` changed where the conflict map asks: each blob of ``conflict_fg`` (wants foreground)
     adds the region around it, each blob of ``conflict_bg`` removes one. ``positive``/``negative``: every prompt's
     pixels (hard labels); ``prior``: the segmenter's foreground, whose region under a blob is taken as it is when
-    it agrees with the blob's side."""
+    it agrees with the blob's side; with ``people``, a blob that wants background on one person of the prior
+    removes that person (``person_cut``) when others stay."""
     mask = mask.copy()
     for blobs, wanted in ((conflict_fg, True), (conflict_bg, False)):
         count, regions = cv2.connectedComponents(blobs.astype(np.uint8), connectivity=8)
@@ -148,28 +150,36 @@ def correct(image: np.ndarray, mask: np.ndarray, conflict_fg: np.ndarray, confli
             blob = regions == label
             if mask[blob].all() == wanted and mask[blob].any() == wanted:
                 continue  # an earlier blob's region already covers it
-            region = _flip_region(image, mask, blob, wanted, positive, negative, prior)
+            region = _flip_region(image, mask, blob, wanted, positive, negative, prior, people)
             mask[region] = wanted
     mask[positive], mask[negative] = True, False
     return mask
 
 
-def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior) -> np.ndarray:
-    """The region around ``blob`` whose label becomes ``wanted``."""
-    agreeing = touched(prior & ~mask if wanted else mask & ~prior, blob)
-    if agreeing.any():
-        return agreeing | blob
+def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, people: bool) -> np.ndarray:
+    """The region around ``blob`` whose label becomes ``wanted``, within a window around the blob."""
     side = ~mask if wanted else mask  # the wrong region the blob sits in
     reach = float(padded_distance(side)[blob].max())
     rows, columns = np.nonzero(blob)
     half = max(MIN_WINDOW, round(WINDOW * reach))
-    window = (max(0, columns.min() - half), max(0, rows.min() - half), min(mask.shape[1], columns.max() + 1 + half),
-              min(mask.shape[0], rows.max() + 1 + half))
+    x0, y0 = max(0, columns.min() - half), max(0, rows.min() - half)
+    x1, y1 = min(mask.shape[1], columns.max() + 1 + half), min(mask.shape[0], rows.max() + 1 + half)
+    inside = np.zeros(mask.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    agreeing = touched((prior if wanted else ~prior) & side & inside, blob)
+    if agreeing.any():
+        return agreeing | blob
+    if people and not wanted and (blob & prior).any():
+        distance = padded_distance(prior)
+        point = np.unravel_index(np.argmax(np.where(blob & prior, distance, -1)), distance.shape)
+        person = person_cut(image, prior, point) & mask
+        if person.sum() < MIN_PERSON_LEFT * mask.sum():
+            return person | blob
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
     seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
-    changed = (grabcut(image, labels, window) == wanted) & side
+    changed = (grabcut(image, labels, (x0, y0, x1, y1)) == wanted) & side
     return touched(changed | blob, blob)
 
 

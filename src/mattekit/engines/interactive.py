@@ -162,7 +162,8 @@ class InteractiveEngine:
             mask = cv2.resize(given.previous, state.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
             wants_fg = _shrink(given.conflict == WANTS_FOREGROUND, state.shape)
             wants_bg = _shrink(given.conflict == WANTS_BACKGROUND, state.shape)
-        return capture.correct(state.work, mask, wants_fg, wants_bg, positive, negative, prior), prob
+        people = kind == "person"
+        return capture.correct(state.work, mask, wants_fg, wants_bg, positive, negative, prior, people), prob
 
     def first_mask(self, state: ImageState, prompts, box, prior: np.ndarray, kind: str) -> np.ndarray:
         """Round 1's mask before corrections: the box's instance, the instances positive prompts touch, the
