@@ -10,7 +10,7 @@ from mattekit.data.synthesis import synthesize
 from mattekit.engines import capture, shared_engine
 from mattekit.engines.interactive import candidates
 from mattekit.evaluation.interactive import iou
-from mattekit.interactive import Box, Click, Session
+from mattekit.interactive import Box, Click, Session, Text
 from mattekit.io import load_alpha, load_image
 
 SIZE = (640, 360)
@@ -108,3 +108,11 @@ def test_candidates_find_every_person(scenes, engine):
         centre = _centre(alpha > 0.5)
         row, column = round(centre.y * state.scale), round(centre.x * state.scale)
         assert any(c.mask[row, column] for c in found)
+
+
+def test_text_picks_the_person_it_names(scenes, engine):
+    scene = scenes[5]
+    lefts = [np.nonzero((alpha > 0.5).any(axis=0))[0].mean() for alpha in scene.alphas]
+    leftmost = scene.alphas[int(np.argmin(lefts))]
+    alpha = Session(scene.image, engine).round([Text("the person on the left")]).alpha
+    assert iou(alpha, leftmost) >= 0.8

@@ -28,11 +28,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from skimage.feature import peak_local_max
+
+from mattekit.interactive.text import Candidate
 
 BOX_MARGIN = 0.1  # share of the box's size added on each side for GrabCut's colour models
 GRABCUT_ITERATIONS = 2
@@ -44,18 +44,6 @@ MIN_PERSON = 0.2  # a separated person smaller than this share of its group is a
 MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less than this share of the mask
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
-
-
-@dataclass
-class Candidate:
-    """One instance a prompt may mean: ``box`` (x0, y0, x1, y1 at the working size, ends exclusive), ``mask``
-    (bool, working size), ``kind`` ("person" or "object"), ``area`` (pixels), ``score`` (mean prior inside)."""
-
-    box: tuple[int, int, int, int]
-    mask: np.ndarray
-    kind: str
-    area: int
-    score: float
 
 
 def padded_distance(mask: np.ndarray) -> np.ndarray:
@@ -186,7 +174,8 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
 def candidates(image: np.ndarray, prob: np.ndarray, kind: str, min_share: float = 0.005) -> list[Candidate]:
     """The instances of a segmenter's map ``prob`` (float, working size): each connected region of prob > 0.5
     of at least ``min_share`` of the image, split into one candidate per person (``person_cut`` at each thick
-    part) when ``kind`` is "person"; largest first."""
+    part) when ``kind`` is "person"; largest first. Boxes (ends exclusive), areas and masks at the working size;
+    the score is the mean of ``prob`` inside."""
     prior = prob > 0.5
     count, regions, stats, _ = cv2.connectedComponentsWithStats(prior.astype(np.uint8), connectivity=8)
     found = []
@@ -201,7 +190,7 @@ def candidates(image: np.ndarray, prob: np.ndarray, kind: str, min_share: float 
             masks = [person_cut(image, region, p) for p in [centre, *other_torsos(region, centre)]]
         for mask in masks:
             if mask.any():
-                found.append(Candidate(_bounds(mask), mask, kind, int(mask.sum()), float(prob[mask].mean())))
+                found.append(Candidate(_bounds(mask), kind, float(mask.sum()), float(prob[mask].mean()), mask))
     return sorted(found, key=lambda c: -c.area)
 
 

@@ -23,13 +23,17 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
 from mattekit.engines import capture
 from mattekit.engines.default import DefaultEngine, choose_glance
 from mattekit.interactive.conflict import WANTS_BACKGROUND, WANTS_FOREGROUND
+from mattekit.interactive import text
 from mattekit.interactive.prompts import Box, Click, Scribble, Text, label_masks, rasterise
+from mattekit.interactive.text import Candidate
 from mattekit.matte import Matte
 from mattekit.matting.focus import solve_focus
 from mattekit.matting.foreground import estimate_foreground
@@ -50,7 +54,7 @@ class ImageState:
         self.work = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if self.scale < 1 else image
         self.segmenters = segmenters
         self._crops: dict[tuple, tuple[np.ndarray, str, np.ndarray]] = {}
-        self._candidates: list[capture.Candidate] | None = None
+        self._candidates: list[Candidate] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -90,28 +94,16 @@ class ImageState:
         return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
-def candidates(state: ImageState) -> list[capture.Candidate]:
+def candidates(state: ImageState) -> list[Candidate]:
     """The person or object instances of the image (largest first), for a text prompt or a user interface to
     choose from: ``box`` in image pixels (x0, y0, x1, y1, ends exclusive), ``area`` in image pixels, ``mask`` at
     the state's working size (``state.shape``). Computed once per image."""
     if state._candidates is None:
         prob, kind = state.probability()
-        found = capture.candidates(state.work, prob, kind)
-        for candidate in found:
-            candidate.box = tuple(int(round(v / state.scale)) for v in candidate.box)
-            candidate.area = int(round(candidate.area / state.scale**2))
-        state._candidates = found
+        state._candidates = [
+            replace(c, box=tuple(round(v / state.scale) for v in c.box), area=c.area / state.scale**2)
+            for c in capture.candidates(state.work, prob, kind)]
     return state._candidates
-
-
-def choose_candidate(sentence: str, found: list[capture.Candidate], shape: tuple[int, int]) -> int:
-    """The index of the candidate ``sentence`` means: the text helper's choice where it is installed, else the
-    largest candidate (the first)."""
-    try:
-        from mattekit.interactive import text
-    except ImportError:
-        return 0
-    return text.choose(sentence, [c.box for c in found], [c.area for c in found], shape)
 
 
 class InteractiveEngine:
@@ -186,7 +178,7 @@ class InteractiveEngine:
         if not mask.any() and texts:
             found = candidates(state)
             if found:
-                mask = found[choose_candidate(texts[-1].text, found, state.image.shape[:2])].mask.copy()
+                mask = found[text.choose(texts[-1].text, found)].mask.copy()
         if not mask.any() and not any(isinstance(p, (Click, Scribble)) and p.positive for p in prompts):
             mask = prior.copy()
         return mask
