@@ -44,7 +44,6 @@ MIN_PERSON = 0.2  # a separated person smaller than this share of its group is a
 MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less than this share of the mask
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
-MAX_WINDOW = 0.15  # share of the working image's short side: a correction stays local (and fast)
 
 
 def padded_distance(mask: np.ndarray) -> np.ndarray:
@@ -150,7 +149,7 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     side = ~mask if wanted else mask  # the wrong region the blob sits in
     reach = float(padded_distance(side)[blob].max())
     rows, columns = np.nonzero(blob)
-    half = min(max(MIN_WINDOW, round(WINDOW * reach)), round(MAX_WINDOW * min(mask.shape)))
+    half = max(MIN_WINDOW, round(WINDOW * reach))
     x0, y0 = max(0, columns.min() - half), max(0, rows.min() - half)
     x1, y1 = min(mask.shape[1], columns.max() + 1 + half), min(mask.shape[0], rows.max() + 1 + half)
     inside = np.zeros(mask.shape, bool)
