@@ -46,7 +46,8 @@ def padded_dt(mask: np.ndarray) -> np.ndarray:
 
 
 def ritm_click(pred: np.ndarray, gt: np.ndarray, clicked: np.ndarray) -> Click:
-    """RITM's next click (interactive-notes §2.1)."""
+    """RITM's next click (Sofiiuk et al., "Reviving Iterative Training with Mask Guidance for Interactive
+    Segmentation", ICIP 2022, arXiv 2102.06583, its evaluation protocol)."""
     dt_fn = padded_dt(gt & ~pred) * ~clicked
     dt_fp = padded_dt(pred & ~gt) * ~clicked
     positive = dt_fn.max() > dt_fp.max()

@@ -14,7 +14,7 @@ foreground map (``prior``, bool at the working size: every person or salient obj
 - ``correct``: a later round's conflict regions (DFIMat's M_ref) change the previous mask locally: each conflict
   blob is grown into the region it sits in by GrabCut in a window around it (the previous mask as the probable
   labels, every prompt as a hard label), and only the changed region that contains the blob is taken, the rest of
-  the previous mask kept (as FocalClick's progressive merge, Chen et al., CVPR 2022, §3.4);
+  the previous mask kept (as FocalClick's progressive merge, Chen et al., CVPR 2022, arXiv 2204.02574);
 - ``candidates``: the instances a sentence or a click can mean, with box, mask, kind, area and score.
 
 Example:
