@@ -12,8 +12,8 @@ Deep Image Matting", IJCV 2022, arXiv:2010.16188), written here from its descrip
 and their TRAN and FG/BG variants with numpy, Grad with ``scipy.ndimage.gaussian_filter(σ=1.4, order=1)`` into
 float32, Conn with one ``skimage.measure.label`` and ``regionprops`` of the whole image per threshold (plus the
 distance transform of the complement of Ω that the reference computes each step without using it). Its values
-are printed beside ours (largest relative difference over the ten numbers). Wall times are medians over the repeats; CPU time counts
-every thread.
+are printed beside ours (largest relative difference over the ten numbers). Wall times are medians over the
+repeats; CPU time counts every thread.
 
 Run: .venv/bin/python bench/metrics_speed.py [--repeats 10] [--reference-repeats 3] [--data ../shared/data]
 """
