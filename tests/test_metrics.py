@@ -10,7 +10,13 @@ from scipy.ndimage import convolve, gaussian_filter
 
 from mattekit.errors import InputError, UsageError
 from mattekit.evaluation.connectivity import first_exit_levels
-from mattekit.evaluation.gradient import DIM_DERIV, DIM_SMOOTH, dim_gradient_magnitude, gfm_gradient_magnitude
+from mattekit.evaluation.gradient import (
+    DIM_DERIV,
+    DIM_SMOOTH,
+    dim_gradient_magnitude,
+    gfm_gradient_error,
+    gfm_gradient_magnitude,
+)
 from mattekit.evaluation.metrics import DIM_KEYS, GFM_KEYS, GFM_TRIMAP_KEYS, evaluate
 from mattekit.metrics import evaluate as public_evaluate
 
@@ -98,6 +104,19 @@ def test_gfm_gradient_is_scipys_gaussian_filter_bit_for_bit():
     rows = gaussian_filter(x, sigma=1.4, order=[1, 0], output=np.float32)
     cols = gaussian_filter(x, sigma=1.4, order=[0, 1], output=np.float32)
     assert np.array_equal(gfm_gradient_magnitude(x), np.sqrt(rows**2 + cols**2))
+
+
+CHANGED_BOXES = [(slice(20, 24), slice(30, 33)), (slice(0, 2), slice(50, 53)), (slice(0, 37), slice(0, 1))]
+
+
+@pytest.mark.parametrize("rows, cols", CHANGED_BOXES)
+def test_gfm_gradient_error_on_the_changed_box_is_the_whole_image_sum_bit_for_bit(rows, cols):
+    g = gaussian_filter(np.random.default_rng(2).random((37, 53)), 2.0)
+    p = g.copy()
+    p[rows, cols] = 1.0  # a change in the middle, at a corner's edge, along a whole border
+    errors = np.square(gfm_gradient_magnitude(p) - gfm_gradient_magnitude(g))  # whole image, float32
+    assert gfm_gradient_error(p, g) == np.sum(errors)  # bit for bit, float32 summation order included
+    assert gfm_gradient_error(g, g.copy()) == 0
 
 
 def _gaussgradient_magnitude(x: np.ndarray) -> np.ndarray:

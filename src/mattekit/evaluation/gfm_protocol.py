@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from mattekit.evaluation.connectivity import first_exit_levels, phi_part, reached_counts
-from mattekit.evaluation.gradient import gfm_gradient_magnitude
+from mattekit.evaluation.gradient import gfm_gradient_error
 
 # np.arange(0, 1.1, 0.1), whose 7th entry is 0.6000000000000001; the level map l is float32.
 THRESHOLDS = np.arange(0, 1.1, 0.1)
@@ -106,5 +106,5 @@ def score(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray | None) -> dict[
         scores, conn = _sums_8bit(pred, gt, regions, levels)
     else:
         scores, conn = _sums_float(p, g, regions, levels)
-    grad = np.sum(np.square(gfm_gradient_magnitude(p) - gfm_gradient_magnitude(g))) / np.float32(10)
+    grad = gfm_gradient_error(p, g) / np.float32(10)
     return scores | {"grad": float(grad), "conn": conn / 1000}

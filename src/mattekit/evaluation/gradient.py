@@ -45,6 +45,7 @@ def _dim_gaussian_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
 GFM_SMOOTH, GFM_DERIV = _scipy_gaussian_kernels(SIGMA)
 DIM_SMOOTH, DIM_DERIV = _dim_gaussian_kernels(SIGMA)
 DIM_RADIUS = len(DIM_DERIV) // 2
+GFM_RADIUS = len(GFM_DERIV) // 2
 
 
 def _pass(x: np.ndarray, kernel: np.ndarray, axis: int, border: int) -> np.ndarray:
@@ -60,6 +61,35 @@ def gfm_gradient_magnitude(x: np.ndarray) -> np.ndarray:
     cols = _pass(_pass(x, GFM_SMOOTH, 0, border).astype(np.float32).astype(np.float64), GFM_DERIV, 1, border)
     rows, cols = rows.astype(np.float32), cols.astype(np.float32)
     return np.sqrt(rows * rows + cols * cols)
+
+
+def _widened(start: int, stop: int, size: int) -> slice:
+    """[start, stop) widened by the GFM kernel radius on both sides, clipped to [0, size)."""
+    return slice(max(start - GFM_RADIUS, 0), min(stop + GFM_RADIUS, size))
+
+
+def gfm_gradient_error(p: np.ndarray, g: np.ndarray) -> np.float32:
+    """Σ (|∇p| − |∇g|)² in float32, the sum behind GFM's Grad, for float64 mattes ``p`` and ``g``.
+
+    A magnitude depends only on the 13x13 window around its pixel (with 'reflect' borders every pixel the window
+    reads lies inside it), so outside the bounding box of p ≠ g widened by the radius both magnitudes are computed
+    from the same numbers and their difference is exactly 0. The filters run on that box widened once more (the
+    crop's own border is never read, except where it is the image's); the squared differences are summed in an
+    image of zeros, so even the float32 sum is the whole-image computation's to the last bit.
+
+    >>> x = np.zeros((32, 32)); y = x.copy(); y[16, 16] = 1.0
+    >>> bool(gfm_gradient_error(x, y) == np.sum(np.square(gfm_gradient_magnitude(y))))
+    True
+    """
+    x, y, width, height = cv2.boundingRect((p != g).view(np.uint8))
+    if width == 0:
+        return np.float32(0)
+    box = _widened(y, y + height, p.shape[0]), _widened(x, x + width, p.shape[1])
+    crop = tuple(_widened(axis.start, axis.stop, size) for axis, size in zip(box, p.shape))
+    inside = tuple(slice(axis.start - outer.start, axis.stop - outer.start) for axis, outer in zip(box, crop))
+    errors = np.zeros(p.shape, np.float32)  # summed over the whole image: numpy's pairwise order, as the reference
+    errors[box] = np.square(gfm_gradient_magnitude(p[crop])[inside] - gfm_gradient_magnitude(g[crop])[inside])
+    return np.sum(errors)
 
 
 def dim_gradient_magnitude(x: np.ndarray) -> np.ndarray:
