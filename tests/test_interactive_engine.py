@@ -14,7 +14,6 @@ from mattekit.interactive import Box, Click, Session, Text
 from mattekit.io import load_alpha, load_image
 
 SIZE = (640, 360)
-CASES = ((3, 0), (5, 1))  # (scene seed, person): cases that pass; docs/interactive.md has the means
 SEEDS = (2, 3, 5)
 
 
@@ -48,21 +47,20 @@ def _box(mask: np.ndarray) -> Box:
     return Box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
 
 
-@pytest.mark.parametrize(("seed", "which"), CASES)
-def test_a_click_gives_that_person(scenes, engine, seed, which):
-    scene = scenes[seed]
-    person = scene.alphas[which]
-    alpha = Session(scene.image, engine).round([_centre(person > 0.5)]).alpha
-    assert iou(alpha, person) >= 0.9
-    assert iou(alpha, scene.alphas.sum(0)) < 0.8  # not every person
+def _mean_iou(scenes, engine, prompt) -> float:
+    """Mean IoU with each person of every scene of one round made of ``prompt(person mask)``."""
+    return float(np.mean([iou(Session(scene.image, engine).round([prompt(person > 0.5)]).alpha, person)
+                          for scene in scenes.values() for person in scene.alphas]))
 
 
-@pytest.mark.parametrize(("seed", "which"), CASES)
-def test_a_box_gives_the_person_inside_it(scenes, engine, seed, which):
-    scene = scenes[seed]
-    person = scene.alphas[which]
-    alpha = Session(scene.image, engine).round([_box(person > 0.5)]).alpha
-    assert iou(alpha, person) >= 0.9
+# Every person of the three scenes, not chosen ones. The bounds guard what the engine reaches now (click 0.84,
+# box 0.90 at 640x360 on 2026-12-01); issue 9 asks for 0.9 from a click, which is not reached yet.
+def test_a_click_gives_that_person(scenes, engine):
+    assert _mean_iou(scenes, engine, _centre) >= 0.8
+
+
+def test_a_box_gives_the_person_inside_it(scenes, engine):
+    assert _mean_iou(scenes, engine, _box) >= 0.85
 
 
 def test_a_negative_click_removes_the_region_it_sits_in(scenes, engine):
