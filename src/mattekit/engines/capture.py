@@ -45,7 +45,6 @@ MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less 
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
 PERSON_DEPTH = 0.5  # a negative click removes a whole person only at this share of its region's deepest point
-SEED_RADIUS = 6  # pixels: a correction's hard seed grows its blob by at most this much
 
 
 def padded_distance(mask: np.ndarray) -> np.ndarray:
@@ -168,7 +167,7 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
             return person | blob
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
-    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, min(SEED_RADIUS, round(reach / 2))))) > 0
+    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
     changed = (grabcut(image, labels, (x0, y0, x1, y1)) == wanted) & side
     return touched(changed | blob, blob)
