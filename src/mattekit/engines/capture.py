@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from skimage.feature import peak_local_max
 
+from mattekit.interactive.simulate import padded_distance
 from mattekit.interactive.text import Candidate
 
 BOX_MARGIN = 0.1  # share of the box's size added on each side for GrabCut's colour models
@@ -45,13 +46,6 @@ MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less 
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
 PERSON_DEPTH = 0.5  # a negative click removes a whole person only at this share of its region's deepest point
-
-
-def padded_distance(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside it, the image border counting as
-    outside (a 1-pixel zero padding, as RITM's click placement)."""
-    padded = np.pad(mask.astype(np.uint8), 1)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
 
 
 def touched(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
