@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from mattekit import io
 from mattekit.budget import DEFAULT_BUDGET, check_fits
+from mattekit.engines import built
 from mattekit.errors import InputError, MattekitError
 from mattekit.matte import Matte
 
@@ -114,8 +115,7 @@ def predict_files(inputs, out_dir, engine, trimap=None, background: str | None =
         except MattekitError as e:
             report.failed[path] = str(e)
             continue
-        if callable(engine) and not hasattr(engine, "predict"):
-            engine = engine()  # outside the per-image handling: an engine that cannot be built ends the run
+        engine = built(engine)  # outside the per-image handling: an engine that cannot be built ends the run
         try:
             image = shrink(original, max_size)
             del original

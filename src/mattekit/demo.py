@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from mattekit import io
 from mattekit.batch import write_outputs
 from mattekit.engines import load_engine
 
@@ -24,7 +25,7 @@ def demo_images():
 
 def run_demo(out_dir: str | Path, engine_name: str = "default") -> list[Path]:
     """Matte the demo photos, write alpha, cut-out and a composite over a new background, and print timings."""
-    out_dir = Path(out_dir)
+    out_dir = io.output_folder(out_dir)  # before the engine is built
     start = time.perf_counter()
     engine = load_engine(engine_name)
     print(f"engine {engine_name!r} ready ({time.perf_counter() - start:.2f} s)")

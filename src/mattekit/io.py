@@ -270,6 +270,22 @@ def _fsync(path: Path, folder: bool = False) -> None:
         os.close(fd)
 
 
+def output_folder(path: str | os.PathLike) -> Path:
+    """The folder ``path``, created if needed, or an InputError in one sentence when it cannot be: checked before
+    a command loads anything heavy.
+
+    >>> output_folder("/proc/no/such/folder")
+    Traceback (most recent call last):
+    mattekit.errors.InputError: cannot create the output folder /proc/no/such/folder (No such file or directory).
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output folder {path} ({e.strerror or e}).") from None
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) that is renamed to ``path`` when the block succeeds and
@@ -338,18 +354,39 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def check_settings(path: str | os.PathLike, wanted: dict, made: str = "made") -> None:
-    """A resumable job's settings file: written at ``path`` when absent; when present, a UsageError naming the
-    settings that differ from ``wanted`` (``made`` words the job: "composed", "made")."""
+def check_settings(path: str | os.PathLike, wanted: dict) -> None:
+    """Refuse to resume a job whose settings file ``path`` holds settings other than ``wanted``: a UsageError
+    naming each setting that differs, with both values (nothing to refuse when there is no file yet).
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> record_settings(folder / "settings.json", {"seed": 3})
+    >>> check_settings(folder / "settings.json", {"seed": 4})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    mattekit.errors.UsageError: ... holds a run with other settings (seed=3, not 4); resume with the same settings ...
+    """
     path = Path(path)
-    if path.is_file():
-        found = json.loads(path.read_text())
-        changed = sorted(k for k in wanted if found.get(k) != wanted[k])
-        if changed:
-            raise UsageError(f"{path.parent} was {made} with other settings ({', '.join(changed)} differ); "
-                             "resume with the same ones or choose another output folder.")
-    else:
-        write_text(path, json.dumps(wanted, indent=1) + "\n")
+    if not path.is_file():
+        return
+    found, wanted = json.loads(path.read_text()), json.loads(json.dumps(wanted))  # tuples compare as lists
+    changed = [_change(k, found.get(k), wanted.get(k)) for k in sorted(set(found) | set(wanted))
+               if found.get(k) != wanted.get(k)]
+    if changed:
+        raise UsageError(f"{path.parent} holds a run with other settings ({'; '.join(changed)}); resume with the "
+                         "same settings or choose another output folder (-o).")
+
+
+def _change(key: str, before, now) -> str:
+    """``key=before, not now``, or ``key differs`` where a value is too long to read in a sentence."""
+    before, now = repr(before), repr(now)
+    return f"{key} differs" if max(len(before), len(now)) > 60 else f"{key}={before}, not {now}"
+
+
+def record_settings(path: str | os.PathLike, wanted: dict) -> None:
+    """A resumable job's settings: refused when ``path`` holds others (``check_settings``), written there
+    (atomically) when there is no file yet."""
+    check_settings(path, wanted)
+    if not Path(path).is_file():
+        write_text(path, json.dumps(wanted, indent=2) + "\n")
 
 
 def _atomic_save(path: str | os.PathLike, im: Image.Image) -> None:

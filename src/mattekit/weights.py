@@ -213,15 +213,24 @@ def load_state(path: str | os.PathLike):
                            "fetch it again or pass the right file.") from None
 
 
+def local_file(path: str | os.PathLike) -> Path:
+    """``path``, a weight file given by the user, once it is known to exist and not to be empty (a WeightsError
+    in one sentence otherwise); nothing is read, so this is checked before any model library is imported."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist.")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"weights file {path} is empty (0 bytes); fetch it again or pass the right file.")
+    return path
+
+
 def resolve(name: str, override: str | os.PathLike | None = None) -> Path:
     """The local path of weights ``name``: ``override`` if given, else the cached copy, fetched when missing.
 
     A cached file whose hash no longer matches is fetched again.
     """
     if override is not None:
-        if not Path(override).is_file():
-            raise WeightsError(f"weights file {override} does not exist.")
-        return Path(override)
+        return local_file(override)
     if name not in SOURCES:
         raise WeightsError(f"no weight source is named {name!r}; `mattekit models list` shows them.")
     source = SOURCES[name]

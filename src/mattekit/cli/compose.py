@@ -44,9 +44,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mattekit import kernels
-
-    kernels.prepare()  # foreground colours use pymatting's kernels: say so if they must be compiled first
     if args.mode == "scenes":
         from mattekit.data.scenes import write_scenes
 

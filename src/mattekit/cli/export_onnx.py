@@ -3,6 +3,9 @@ of a DFIMat weight file)."""
 
 from __future__ import annotations
 
+from mattekit.engines import check_onnx_size
+from mattekit.weights import local_file
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -21,6 +24,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    check_onnx_size(*args.size)
+    local_file(args.weights)  # both before PyTorch is imported
     from mattekit.engines.dfimat_weights import is_dfimat_file
     from mattekit.engines.gfm_export import export_onnx
 

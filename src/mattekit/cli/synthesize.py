@@ -49,13 +49,14 @@ def read_prompts(path: str) -> list[str]:
 
 def run(args) -> int:
     from mattekit.errors import UsageError
-    from mattekit.synthesis.pipeline import Settings, synthesize_set
     from mattekit.synthesis.prompts import scene_prompts
 
     for flag, value in (("--generate", args.generate), ("--steps", args.steps)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, not {value}.")
     prompts = read_prompts(args.prompts) if args.prompts else scene_prompts(args.generate, args.seed)
+    from mattekit.synthesis.pipeline import Settings, synthesize_set  # PyTorch: after the arguments are checked
+
     settings = Settings(str(Path(args.model).resolve()), str(Path(args.interpreter).resolve()), args.seed,
                         args.steps, args.size, args.guidance, args.person_threshold, args.min_confidence,
                         args.min_instances, args.max_instances)

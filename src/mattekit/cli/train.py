@@ -20,10 +20,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mattekit.training.config import load_config
+    from mattekit.training.config import check_sources, load_config
+
+    config = load_config(args.config, args.overrides)
+    check_sources(config)  # before PyTorch is imported
     from mattekit.training.trainer import train
 
-    history = train(load_config(args.config, args.overrides), resume=args.resume)
+    history = train(config, resume=args.resume)
     if history and os.environ.get("RANK", "0") == "0":
         print(f"trained to step {history[-1][0]}, last loss {history[-1][1]:.4f}")
     return 0

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mattekit import io
+from mattekit import io, kernels
 from mattekit.data.comp_track import CompTrack, denoise_jobs, precompute
 from mattekit.data.composition import compose_full, draw_recipe
 
@@ -98,12 +98,14 @@ def write_comp_track(track: CompTrack, out: str | os.PathLike, workers: int = 1,
     """Write every sample of ``track`` under ``out``; returns counts of written, skipped and denoised images."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    io.check_settings(out / "compose.json", settings(track), "composed")
+    io.record_settings(out / "compose.json", settings(track))
     for folder in (out, *(out / f for f in FOLDERS)):
         io.remove_leftovers(folder)  # of a run that was killed
     manifest = out / "manifest.jsonl"
     records = _read_manifest(manifest)
     todo = [i for i in range(len(track)) if not _done(out, records.get(sample_name(track, i)))]
+    if todo:
+        kernels.prepare()  # estimating colours needs them: compiled here once, not in every worker
     plans = [track.plan(i) for i in todo]
     needs = [p for p in plans if draw_recipe(np.random.default_rng(p.seed), track.mode).denoise]
     jobs = denoise_jobs([p.foreground for p in needs], [p.background for p in needs])

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from mattekit import kernels
 from mattekit.data.transforms import Window, apply_window, resize
 from mattekit.errors import UsageError
 
@@ -88,11 +89,10 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, method: str = "cf") -
     ``"cf"`` solves Levin et al.'s closed-form system (seconds per megapixel), ``"ml"`` runs pymatting's
     multi-level estimator (several times faster, a little less smooth).
     """
-    from pymatting import estimate_foreground_cf, estimate_foreground_ml
-
     if method not in FOREGROUND_METHODS:
         raise UsageError(f"unknown foreground method {method!r}; choose one of: {', '.join(FOREGROUND_METHODS)}.")
-    solve = estimate_foreground_cf if method == "cf" else estimate_foreground_ml
+    pymatting = kernels.prepare()
+    solve = pymatting.estimate_foreground_cf if method == "cf" else pymatting.estimate_foreground_ml
     fg, bg = solve(image.astype(np.float64) / 255.0, np.asarray(alpha, np.float64), return_background=True)
     return tuple(np.round(np.clip(c, 0.0, 1.0) * 255.0).astype(np.uint8) for c in (fg, bg))
 

@@ -29,8 +29,8 @@ import io
 
 import cv2
 import numpy as np
-from pymatting import estimate_alpha_cf
 
+from mattekit import kernels
 from mattekit.errors import UsageError
 from mattekit.interactive.prompts import Box, label_masks, rasterise
 from mattekit.matte import Matte
@@ -65,6 +65,7 @@ def closed_form(work: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         return np.full(trimap.shape, 1.0 if (trimap == 255).any() else 0.0, np.float32)
     if not (trimap == 128).any():
         return (trimap == 255).astype(np.float32)
+    estimate_alpha_cf = kernels.prepare().estimate_alpha_cf
     with contextlib.redirect_stdout(io.StringIO()):  # pymatting prints when its first preconditioner fails
         alpha = estimate_alpha_cf(work.astype(np.float64) / 255.0, trimap.astype(np.float64) / 255.0)
     return np.clip(alpha, 0, 1).astype(np.float32)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from mattekit.engines import check_onnx_size
 from mattekit.engines.dfimat_weights import read_dfimat
 from mattekit.errors import MattekitError, UsageError
 from mattekit.io import atomic_path
@@ -35,8 +36,7 @@ class MRNGraph(torch.nn.Module):
 def export_mrn_onnx(weights: str | os.PathLike, output: str | os.PathLike, height: int = 512, width: int = 512,
                     opset: int = 17) -> Path:
     """Write the ONNX graph of the MRN in ``weights`` for (``height``, ``width``) inputs to ``output`` atomically."""
-    if height % 32 or width % 32 or height < 32 or width < 32:
-        raise UsageError(f"the ONNX input size must be positive multiples of 32, not {height}x{width}.")
+    check_onnx_size(height, width)
     mrn = read_dfimat(weights)[1]
     if mrn is None:
         raise UsageError(f"{weights} holds no MRN to export (only MRN, the refiner, exports to ONNX).")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from mattekit.engines import check_onnx_size
 from mattekit.engines.gfm_weights import build_from_weights
 from mattekit.errors import MattekitError, UsageError
 from mattekit.io import atomic_path
@@ -54,8 +55,7 @@ def export_onnx(weights: str | os.PathLike, output: str | os.PathLike, height: i
                 backbone: str | None = None, rosta: str | None = None, with_maps: bool = False,
                 opset: int = 17) -> Path:
     """Write the ONNX graph of the GFM in ``weights`` for (``height``, ``width``) inputs to ``output`` atomically."""
-    if height % 32 or width % 32 or height < 32 or width < 32:
-        raise UsageError(f"the ONNX input size must be positive multiples of 32, not {height}x{width}.")
+    check_onnx_size(height, width)
     model = build_from_weights(weights, backbone, rosta)
     output = Path(output)
     try:

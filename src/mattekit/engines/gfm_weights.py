@@ -24,7 +24,7 @@ import torch
 
 from mattekit.errors import UsageError, WeightsError
 from mattekit.io import atomic_path
-from mattekit.weights import load_state
+from mattekit.weights import load_state, local_file
 from mattekit.models.gfm import GFM, ROSTAS
 
 FORMAT = "mattekit-gfm"
@@ -37,9 +37,7 @@ BACKBONE_MARKERS = (("efficientnet._conv_stem.weight", "efficientnet_lite0"),
 
 def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The state_dict in ``path`` and its metadata (empty for files not written by mattekit)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist.")
+    path = local_file(path)
     if path.suffix == ".safetensors":
         from safetensors import safe_open
         try:

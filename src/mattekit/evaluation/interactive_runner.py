@@ -42,12 +42,13 @@ from tqdm import tqdm
 
 from mattekit import io
 from mattekit.data.samples import Dataset
+from mattekit.engines import built
 from mattekit.errors import UsageError
 from mattekit.evaluation.interactive import imq, mean_curve, noc_summary
 from mattekit.evaluation.metrics import evaluate
 from mattekit.evaluation.report import markdown_table
-from mattekit.evaluation.runner import (PREDICTIONS_DIR, RowWriter, check_settings, dataset_settings,
-                                        engine_settings, metric_columns, read_rows)
+from mattekit.evaluation.runner import (PREDICTIONS_DIR, RowWriter, dataset_settings, engine_settings,
+                                        metric_columns, read_rows)
 from mattekit.interactive.prompts import to_dict
 from mattekit.interactive.session import Session, check_engine, share_overlaps
 from mattekit.interactive.simulate import SimulatedUser, play
@@ -162,15 +163,17 @@ def _drop_unfinished(csv_path: Path, rows: list[dict], columns: list[str]) -> li
 def run_interactive(dataset: Dataset, report_dir: str | Path, engine, user: SimulatedUser, settings: dict,
                     aggregate: bool = False, protocol: str = "gfm", max_side: int | None = None,
                     limit: int | None = None, progress: bool = True) -> dict:
-    """Play ``user`` against ``engine`` (an engine object serving sessions) on ``dataset`` (its first ``limit``
-    images, each scaled to at most ``max_side`` pixels a side) into ``report_dir``, resuming; returns the summary."""
-    check_engine(engine)
+    """Play ``user`` against ``engine`` (an engine serving sessions, or a function building it once the settings
+    are checked) on ``dataset`` (its first ``limit`` images, each scaled to at most ``max_side`` pixels a side)
+    into ``report_dir``, resuming; returns the summary."""
     if protocol == "dim" and not dataset.has_trimaps:
         raise UsageError(f"the dim protocol needs a trimap per image; {dataset.kind} at {dataset.root} lacks some.")
     report = Path(report_dir)
     settings = dict(settings, interaction=user.kind, rounds=user.rounds, seed=user.seed, box_jitter=user.box_jitter,
                     aggregate=aggregate, protocol=protocol, max_side=max_side)
-    check_settings(report, settings)
+    io.check_settings(report / SETTINGS_NAME, settings)
+    engine = built(engine)
+    check_engine(engine)
     columns = _columns(dataset, protocol)
     csv_path = report / CSV_NAME
     units = _units(dataset)[:limit]
@@ -178,8 +181,7 @@ def run_interactive(dataset: Dataset, report_dir: str | Path, engine, user: Simu
     if csv_path.is_file():
         RowWriter(csv_path, columns).close()  # checks the header before anything is dropped
     done = {r["name"] for r in _drop_unfinished(csv_path, read_rows(csv_path), columns)}
-    if not (report / SETTINGS_NAME).is_file():
-        io.write_text(report / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
+    io.record_settings(report / SETTINGS_NAME, settings)
     todo = [n for n in units if n not in done]
     writer = RowWriter(csv_path, columns)
     bar = tqdm(total=len(units), initial=len(units) - len(todo), unit="img", disable=not progress,
@@ -316,11 +318,12 @@ def interactive_benchmark(dataset: str, report_dir: str | Path, engine: str, int
     """``mattekit eval --interaction``: open ``dataset`` (``KIND:PATH``), build ``engine`` and play the
     simulated user of kind ``interaction`` on every image."""
     from mattekit.data.datasets import open_dataset
-    from mattekit.engines import load_engine
+    from mattekit.engines import check_options, load_engine
 
     data = open_dataset(dataset, split)
     user = SimulatedUser(interaction, seed, rounds, box_jitter)
     engine_options = engine_options or {}
     settings = dataset_settings(data) | engine_settings(engine, weights, engine_options)
-    built = load_engine(engine, weights=weights, **engine_options)
-    return run_interactive(data, report_dir, built, user, settings, aggregate, protocol, max_side, limit, progress)
+    check_options(engine, engine_options)
+    return run_interactive(data, report_dir, lambda: load_engine(engine, weights=weights, **engine_options), user,
+                           settings, aggregate, protocol, max_side, limit, progress)

@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing
 import signal
 import time
@@ -34,6 +33,7 @@ from tqdm import tqdm
 
 from mattekit import io
 from mattekit.data.samples import Dataset, name_list
+from mattekit.engines import built
 from mattekit.errors import InputError, UsageError
 from mattekit.evaluation.metrics import DIM_KEYS, GFM_KEYS, GFM_TRIMAP_KEYS, evaluate
 from mattekit.evaluation.report import write_summary
@@ -65,7 +65,8 @@ class PredictionFolder:
 
 
 class EnginePredictions:
-    """Predictions made by ``engine`` as the run goes; ``trimap_input`` says whether it sees the dataset trimap."""
+    """Predictions made by ``engine`` as the run goes (an engine, or a function building it when the first image
+    is predicted); ``trimap_input`` says whether it sees the dataset trimap."""
 
     def __init__(self, engine, trimap_input: str = "none"):
         if trimap_input not in ("none", "dataset"):
@@ -75,6 +76,7 @@ class EnginePredictions:
     def predict(self, sample) -> tuple[np.ndarray, float]:
         """The engine's alpha for ``sample`` and the seconds it took."""
         trimap = sample.trimap if self.trimap_input == "dataset" else None
+        self.engine = built(self.engine)
         start = time.perf_counter()
         alpha = np.asarray(self.engine.predict(sample.image, trimap).alpha, np.float32)
         return alpha, time.perf_counter() - start
@@ -111,21 +113,6 @@ def score(name: str, prediction: Path | np.ndarray, seconds: float | None, datas
     meta = dataset.meta(name)
     row = {"name": name, **{k: meta.get(k, "") for k in dataset.group_keys}, **scores}
     return row | {"seconds": "" if seconds is None else seconds, "metric_seconds": time.perf_counter() - start}
-
-
-def check_settings(report: Path, settings: dict) -> None:
-    """Refuse to resume a report written with other settings."""
-    path = report / SETTINGS_NAME
-    if not path.is_file():
-        return
-    before = json.loads(path.read_text())
-    changed = [k for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
-    if changed:
-        k = changed[0]
-        raise UsageError(
-            f"{report} holds a run with {k}={before.get(k)!r}, not {settings.get(k)!r}; "
-            "resume with the same settings or write the report to another folder (-o)."
-        )
 
 
 def read_rows(csv_path: Path) -> list[dict]:
@@ -182,15 +169,14 @@ def run_benchmark(
         raise UsageError(f"--trimap-input dataset needs trimaps; {dataset.kind} at {dataset.root} lacks some.")
     report = Path(report_dir)
     settings = dict(settings or {}, protocol=protocol)
-    check_settings(report, settings)
+    io.check_settings(report / SETTINGS_NAME, settings)
     columns = ["name", *dataset.group_keys, *metric_columns(protocol, dataset.has_trimaps), *TIME_COLUMNS]
     csv_path = report / CSV_NAME
     done = {row["name"] for row in read_rows(csv_path)}
     todo = [n for n in dataset.names if n not in done]
     files = source.paths(todo) if isinstance(source, PredictionFolder) else {}
     report.mkdir(parents=True, exist_ok=True)
-    if not (report / SETTINGS_NAME).is_file():
-        io.write_text(report / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
+    io.record_settings(report / SETTINGS_NAME, settings)
     writer = RowWriter(csv_path, columns)
     bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit="img", disable=not progress,
                desc=f"eval {dataset.kind}", dynamic_ncols=True)
@@ -271,7 +257,7 @@ def benchmark(
     ``load_engine``) and ``trimap_input`` go with an engine.
     """
     from mattekit.data.datasets import open_dataset
-    from mattekit.engines import load_engine
+    from mattekit.engines import check_options, load_engine
 
     if (engine is None) == (predictions is None):
         raise UsageError("give either --engine NAME or --predictions DIR, not both and not neither.")
@@ -284,7 +270,8 @@ def benchmark(
         source = PredictionFolder(predictions)
         settings["predictions"] = str(Path(predictions).resolve())
     else:
-        source = EnginePredictions(load_engine(engine, weights=weights, **engine_options), trimap_input)
+        check_options(engine, engine_options)  # the engine itself is built once the run's settings are checked
+        source = EnginePredictions(lambda: load_engine(engine, weights=weights, **engine_options), trimap_input)
         settings |= engine_settings(engine, weights, engine_options) | {"trimap_input": trimap_input}
     return run_benchmark(data, report_dir, source, protocol, workers, settings, worst, progress)
 

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from mattekit import kernels
 from mattekit.matting.merge import merge_tt
 from mattekit.matting.sampling import sample_alpha
 from mattekit.matting.trimap import BACKGROUND, FOREGROUND, UNKNOWN, disk, trimap_levels
@@ -45,7 +46,8 @@ def expand_known(image: np.ndarray, trimap: np.ndarray, radius: int = EXPANSION_
                  colour: float = EXPANSION_COLOUR) -> np.ndarray:
     """``trimap`` with each unknown pixel labelled like the nearest known pixel within ``radius`` whose colour is
     within ``colour`` of its own (``image`` float HxWx3 in [0, 1]); other pixels keep their labels."""
-    from pymatting.alpha.estimate_alpha_sm import expand_trimap  # numba kernels: imported when first needed
+    kernels.prepare()  # numba kernels: loaded when first needed
+    from pymatting.alpha.estimate_alpha_sm import expand_trimap
 
     levels = (trimap / 255.0).astype(np.float32)
     expanded = levels.copy()
@@ -62,8 +64,7 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
     closed-form Laplacian and a_s, c the sampling estimates and their
     confidences (``mattekit.matting.sampling``), drawn from known pixels within ``SAMPLE_MARGIN`` of U.
     """
-    from pymatting import cf_laplacian
-
+    cf_laplacian = kernels.prepare().cf_laplacian
     trimap = expand_known(image, trimap)
     is_fg, is_unknown = trimap == FOREGROUND, trimap == UNKNOWN
     alpha = is_fg.astype(np.float64)
@@ -93,8 +94,8 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
 
 def _solve(matrix: scipy.sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
     """x with matrix @ x = rhs: preconditioned conjugate gradients, or a direct solve where CG stalls."""
-    from pymatting import cg, ichol
-
+    pymatting = kernels.prepare()
+    cg, ichol = pymatting.cg, pymatting.ichol
     if not rhs.any():
         return np.zeros_like(rhs)
     try:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mattekit import kernels
+
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray, work_pixels: int = 600_000) -> np.ndarray:
     """Foreground colours (float32 HxWx3 in [0, 1]) of a uint8 RGB ``image`` with ``alpha`` (float HxW)."""
-    from pymatting import estimate_foreground_ml  # numba kernels: imported when first needed
+    estimate_foreground_ml = kernels.prepare().estimate_foreground_ml  # numba kernels: loaded when first needed
 
     height, width = alpha.shape
     if height * width == 1:

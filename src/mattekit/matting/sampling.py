@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mattekit import kernels
 from mattekit.matting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 
@@ -47,8 +48,7 @@ def sample_alpha(image: np.ndarray, trimap: np.ndarray, usable: np.ndarray | Non
     colours = image.reshape(-1, 3).astype(np.float32)
     pixel = colours[unknown][:, None, None, :]
     candidates = []
-    from pymatting import knn  # numba kernels: imported when first needed
-
+    knn = kernels.prepare().knn  # numba kernels: loaded when first needed
     for side in (fg, bg):
         count = min(k, len(side))
         _, nearest = knn(_features(image, side, spatial), queries, k=count)

@@ -79,6 +79,8 @@ def synthesize_set(prompts: list[str], settings: Settings, out: str | Path, devi
     out = Path(out)
     if not prompts:
         raise UsageError("no sentences to generate images from.")
+    wanted = {**asdict(settings), "prompts": prompts}
+    io.check_settings(out / "settings.json", wanted)  # before a model is loaded
     interpreter, timestep = read_interpreter(settings.interpreter)
     diffusion.check_folder(settings.model)
     device = pick_device(device)
@@ -88,7 +90,7 @@ def synthesize_set(prompts: list[str], settings: Settings, out: str | Path, devi
         model = diffusion.load_model(settings.model, device)
         interpreter.to(device)
         check_channels(interpreter, model)
-    io.check_settings(out / "settings.json", {**asdict(settings), "prompts": prompts})
+    io.record_settings(out / "settings.json", wanted)
     bar = tqdm(todo, disable=not progress, unit="image", initial=len(prompts) - len(todo), total=len(prompts))
     kept = 0
     for index in bar:

@@ -203,3 +203,23 @@ def check_values(config: dict) -> None:
     if config["data"]["output"] % 32:
         raise UsageError(f"training setting data.output must be a multiple of 32 (GFM's input sizes), "
                          f"not {config['data']['output']}.")
+
+
+# settings naming a file or folder that must exist when set
+PATHS = ("data.fg", "data.bg", "model.imagenet_weights", "dfimat.iscn_weights", "interpreter.diffusion",
+         "interpreter.captions")
+
+
+def check_sources(config: dict) -> None:
+    """An InputError naming the first data set, file or folder of ``config`` that cannot be opened; without
+    importing PyTorch, so ``mattekit train`` refuses a wrong path before loading anything heavy."""
+    from mattekit.data.datasets import open_dataset
+
+    for spec, split in ((config["data"]["train"], config["data"]["split"]),
+                        (config["val"]["dataset"], config["val"]["split"])):
+        if isinstance(spec, str) and ":" in spec:  # KIND:PATH (DFIMat validates on "synth", made from data.fg)
+            open_dataset(spec, split)
+    for key in PATHS:
+        value = setting(config, key)
+        if value is not None and not Path(str(value)).exists():
+            raise InputError(f"training setting {key} names {value}, which does not exist.")

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from mattekit.engines.gfm import autocast_dtype, pick_device
+from mattekit import kernels
 from mattekit.errors import UsageError
 from mattekit.training import checkpoints
 from mattekit.training.tasks import build_task
@@ -139,6 +140,17 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     per_rank = optim["batch_size"] // world
     task = build_task(config)
     task.check_validation()
+    dataset = task.dataset()  # the data is checked before a model is built or weights are fetched
+    if config["data"]["workers"]:
+        kernels.prepare()  # the workers' colour estimation needs them: compiled here once, not in every worker
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config["seed"],
+                                 drop_last=True)
+    steps_per_epoch = len(sampler) // per_rank
+    if steps_per_epoch == 0:
+        raise UsageError(f"{len(dataset)} training samples make no batch of {optim['batch_size']}.")
+    last_step = optim["epochs"] * steps_per_epoch
+    if optim["max_steps"] is not None:
+        last_step = min(last_step, int(optim["max_steps"]))
     torch.manual_seed(config["seed"])
     torch.set_flush_denormal(True)  # denormal floats make CPU training up to 100x slower
     torch.backends.cudnn.deterministic = bool(config["deterministic"])
@@ -162,15 +174,6 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
-    dataset = task.dataset()
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config["seed"],
-                                 drop_last=True)
-    steps_per_epoch = len(sampler) // per_rank
-    if steps_per_epoch == 0:
-        raise UsageError(f"{len(dataset)} training samples make no batch of {optim['batch_size']}.")
-    last_step = optim["epochs"] * steps_per_epoch
-    if optim["max_steps"] is not None:
-        last_step = min(last_step, int(optim["max_steps"]))
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoints.atomic_write(run_dir / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(config)))
