@@ -225,4 +225,5 @@ def test_eval_passes_gfm_flags_to_the_engine_and_records_them(checkpoints, tmp_p
         "engine.device": "cpu", "engine.precision": "fp32", "engine.ratio": 0.5, "engine.strategy": "resize"}
     capsys.readouterr()
     assert cli.main(base + ["--ratio", "0.25"]) == 2  # resuming with other settings is refused
-    assert "holds a run with engine.device='cpu', not None" in capsys.readouterr().err
+    assert ("holds a run with other settings (engine.device='cpu', not None; engine.precision='fp32', not None; "
+            "engine.ratio=0.5, not 0.25); resume" in capsys.readouterr().err)

@@ -63,7 +63,7 @@ def test_eval_click_writes_rows_summary_and_curve_and_resumes_to_the_same_summar
         assert len(list(csv.DictReader(f))) == len(rows)
 
     assert main([*argv[:-3], "--seed", "4", "-o", str(report), "--quiet"]) == 2
-    assert "holds a run with seed=3, not 4" in capsys.readouterr().err
+    assert "holds a run with other settings (seed=3, not 4); resume with the same" in capsys.readouterr().err
 
 
 def test_noc_from_rounds_of_known_ious(tmp_path):

@@ -1,5 +1,6 @@
 """First run: inputs are checked before any engine or numba kernel is loaded; a compile is announced in one line."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,3 +72,64 @@ def test_refusing_an_empty_file_loads_no_engine_and_compiles_nothing(tmp_path):
     assert result.stderr.splitlines() == [f"skipped: {tmp_path / 'notes.txt'} (not an image: no image format has "
                                           "the suffix .txt)", f"failed: {tmp_path / 'empty.png'} is empty (0 bytes)."]
     assert not (tmp_path / "out").exists()
+
+
+def test_every_command_refuses_bad_input_before_loading_anything_heavy(tmp_path):
+    """Each refusal is one sentence, and PyTorch, ONNX Runtime, numba and pymatting are still not imported."""
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "set" / "image").mkdir(parents=True)
+    (tmp_path / "set" / "alpha").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "set" / "image" / "a.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "set" / "alpha" / "a.png")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "settings.json").write_text('{"protocol": "dim"}')
+    t, missing, data = str(tmp_path), str(tmp_path / "missing"), f"folder:{tmp_path / 'set'}"
+    cases = {  # command line: the sentence it is refused with
+        f"predict {missing}.png --engine gfm": f"{missing}.png does not exist.",
+        f"interact {t}/empty.png --prompts {missing}.json": f"{t}/empty.png is empty (0 bytes).",
+        f"eval --dataset folder:{missing} --engine default": f"folder dataset folder {missing} does not exist.",
+        f"eval --dataset {data} --engine gfm --workers 0": "--workers must be at least 1, not 0.",
+        f"eval --dataset {data} --engine interactive --interaction click --protocol dim -o {t}/r":
+            f"the dim protocol needs a trimap per image; folder at {t}/set lacks some.",
+        f"compose {missing} {t} -o {t}/out": f"foreground folder {missing} does not exist.",
+        f"train {missing}.yaml": f"training configuration {missing}.yaml does not exist.",
+        f"train {t}/empty.yaml data.train={data} optim.lr=0": "training setting optim.lr must be a number above 0, "
+                                                              "not 0.",
+        f"train {t}/empty.yaml data.fg={missing}": f"training setting data.fg names {missing}, which does not exist.",
+        f"synthesize --prompts {missing}.txt --model m --interpreter i -o {t}/s":
+            f"prompts file {missing}.txt does not exist.",
+        f"metrics {t}/empty.png {t}/empty.png": f"{t}/empty.png is empty (0 bytes).",
+        f"denoise {missing}": f"background folder {missing} does not exist.",
+        f"backgrounds curate {missing} {t}/bg": f"background source folder {missing} does not exist.",
+        f"export-onnx {t}/empty.pth -o {t}/x.onnx": f"weights file {t}/empty.pth is empty (0 bytes); fetch it again "
+                                                    "or pass the right file.",
+        f"export-onnx {missing}.pth -o {t}/x.onnx --size 33 32": "the ONNX input size must be positive multiples of "
+                                                                 "32, not 33x32.",
+        "demo -o /proc/no/such/folder": "cannot create the output folder /proc/no/such/folder (No such file or "
+                                        "directory).",
+    }
+    code = f"""
+import contextlib, io, json, sys
+from mattekit.cli import main
+for line in {list(cases)!r}:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        main(line.split())
+    heavy = sorted(m for m in ("torch", "onnxruntime", "numba", "pymatting") if m in sys.modules)
+    print(json.dumps([line, err.getvalue(), heavy]))
+"""
+    result = run_python(code, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    found = {line: (err, heavy) for line, err, heavy in map(json.loads, result.stdout.splitlines())}
+    assert found == {line: (f"mattekit: {sentence}\n", []) for line, sentence in cases.items()}
+    # resuming a report with other settings is refused before the engine is built
+    code = (f"import sys; from mattekit.cli import main; main('eval --dataset {data} --engine gfm -o {t}/report "
+            "--quiet'.split()); print(sorted(m for m in ('torch', 'onnxruntime', 'pymatting') if m in sys.modules))")
+    result = run_python(code)
+    assert result.stdout == "[]\n"
+    assert result.stderr == (f"mattekit: {t}/report holds a run with other settings (dataset=None, not "
+                             f"'folder:{(tmp_path / 'set').resolve()}'; engine=None, not 'gfm'; protocol='dim', not "
+                             "'gfm'; trimap_input=None, not 'none'); resume with the same settings or choose another "
+                             "output folder (-o).\n")

@@ -138,7 +138,8 @@ def test_changed_settings_are_refused(tmp_path):
     data = make_set(tmp_path / "set", count=1)
     report = tmp_path / "report"
     benchmark(f"folder:{data}", report, engine="nearest-mean", trimap_input="dataset", progress=False)
-    with pytest.raises(UsageError, match=r"holds a run with protocol='gfm', not 'dim'; resume with the same settings"):
+    with pytest.raises(UsageError, match=r"holds a run with other settings \(protocol='gfm', not 'dim'\); resume with "
+                                         r"the same settings or choose another output folder \(-o\)\.$"):
         benchmark(f"folder:{data}", report, engine="nearest-mean", trimap_input="dataset", protocol="dim")
 
 

@@ -378,7 +378,7 @@ def check_settings(path: str | os.PathLike, wanted: dict) -> None:
 def _change(key: str, before, now) -> str:
     """``key=before, not now``, or ``key differs`` where a value is too long to read in a sentence."""
     before, now = repr(before), repr(now)
-    return f"{key} differs" if max(len(before), len(now)) > 60 else f"{key}={before}, not {now}"
+    return f"{key} differs" if max(len(before), len(now)) > 100 else f"{key}={before}, not {now}"
 
 
 def record_settings(path: str | os.PathLike, wanted: dict) -> None:
