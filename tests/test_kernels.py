@@ -100,6 +100,7 @@ def test_every_command_refuses_bad_input_before_loading_anything_heavy(tmp_path)
         f"train {t}/empty.yaml data.fg={missing}": f"training setting data.fg names {missing}, which does not exist.",
         f"synthesize --prompts {missing}.txt --model m --interpreter i -o {t}/s":
             f"prompts file {missing}.txt does not exist.",
+        "serve --workers 0": "--workers must be positive, not 0.",
         f"metrics {t}/empty.png {t}/empty.png": f"{t}/empty.png is empty (0 bytes).",
         f"denoise {missing}": f"background folder {missing} does not exist.",
         f"backgrounds curate {missing} {t}/bg": f"background source folder {missing} does not exist.",

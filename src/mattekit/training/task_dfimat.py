@@ -163,8 +163,12 @@ class ISCNTask(DFIMatTask):
     name = "iscn"
     metrics = ISCN_METRICS
 
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.settings = iscn_settings(self.options["preset"], **self.options["settings"])  # checked before the data
+
     def build(self, fresh: bool) -> ISCN:
-        model = ISCN(iscn_settings(self.options["preset"], **self.options["settings"]))
+        model = ISCN(self.settings)
         if self.config["model"]["imagenet"] and fresh:
             model.load_imagenet(self.config["model"]["imagenet_weights"])
         return model
@@ -219,6 +223,7 @@ class MRNTask(DFIMatTask):
 
     def __init__(self, config: dict):
         super().__init__(config)
+        self.settings = mrn_settings(self.options["preset"], **self.options["settings"])  # checked before the data
         coarse = self.options["coarse"]
         if coarse not in ("iscn", "perturbed"):
             raise UsageError(f"dfimat.coarse must be iscn or perturbed, not {coarse!r}.")
@@ -232,7 +237,7 @@ class MRNTask(DFIMatTask):
             self.iscn.requires_grad_(False)
 
     def build(self, fresh: bool) -> MRN:
-        return MRN(mrn_settings(self.options["preset"], **self.options["settings"]))
+        return MRN(self.settings)
 
     def coarse(self, batch: dict) -> torch.Tensor:
         """The coarse masks (B, 1, H, W): ISCN's after the simulated rounds, or perturbed ground truths."""
