@@ -119,8 +119,8 @@ def test_stop_and_resume_gives_the_same_next_loss_then_mrn_on_the_trained_iscn(s
     session = Session(image, "dfimat", weights=weights, foreground=False)
     assert session.round([Click(20, 30)]).alpha.shape == (64, 80)
     with pytest.raises(UsageError, match="val.metric must be one of sad, mse for the mrn task"):
-        train(config_for(shared_data, tmp_path / "c", "task=mrn", "dfimat.coarse=perturbed", "val.dataset=synth",
-                         "val.metric=iou_gap"))
+        train(config_for(shared_data, tmp_path / "c", "task=mrn", "dfimat.settings={}", "dfimat.coarse=perturbed",
+                         "val.dataset=synth", "val.metric=iou_gap"))
 
 
 def test_two_process_ddp_iscn_matches_one_process(shared_data, tmp_path, train_with_torchrun):
