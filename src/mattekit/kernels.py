@@ -8,7 +8,9 @@ starting them, so the compile, and its notice, happen once.
 
 Whether the kernels are compiled is read from numba's cache: every kernel of every pymatting module must have its
 index file (``<module>.<kernel>-<line>.py311.nbi``) in the folder numba caches that module in, found by numba's own
-rules (:func:`cache_folder`). A first compile that was interrupted therefore still counts as not compiled.
+rules (:func:`cache_folder`). A first compile that was interrupted therefore still counts as not compiled. Not
+seen: index files left by another version of pymatting's sources (numba recompiles those silently), and under
+``torchrun`` each process that finds the cache empty says so.
 
 Example:
     >>> compiled() in (True, False)
