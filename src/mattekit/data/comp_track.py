@@ -218,14 +218,13 @@ def precompute(pixels: Pixels, jobs: list, workers: int = 1, progress: bool = Tr
     """Compute the BM3D copies (and the estimated colours they start from) of ``jobs`` that are not stored yet,
     ``workers`` processes at a time; returns how many were computed."""
     todo = [job for job in jobs if not pixels.is_stored(job)]
-    if todo:
-        kernels.prepare()  # the colours BM3D starts from need them: compiled here once, not in every worker
     bar = tqdm(total=len(todo), desc="BM3D", unit="image", disable=not progress or not todo)
     if workers <= 1:
         for job in todo:
             pixels.run_job(job)
             bar.update()
     else:
+        kernels.prepare()  # the colours BM3D starts from need them: compiled here once, not in every worker
         context = multiprocessing.get_context("forkserver")  # no fork of a process that may hold threads
         with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(pixels,)) as pool:
             for done in as_completed([pool.submit(_run_job, job) for job in todo]):
