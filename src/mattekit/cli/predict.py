@@ -1,8 +1,10 @@
-"""``mattekit predict INPUT... [-o OUT] [--engine NAME] [--trimap PATH|DIR] ...``: matte files and folders."""
+"""``mattekit predict INPUT... [-o OUT] [--engine NAME] [--trimap PATH|DIR] ... [--ray [ADDRESS]]``: matte files and
+folders, here or on a Ray cluster."""
 
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 from mattekit.batch import predict_files
 from mattekit.cli.engine_flags import add_engine_flags, engine_options
@@ -30,7 +32,28 @@ def register(subparsers) -> None:
                         "more than GIB gibibytes (default: the memory available)")
     parser.add_argument("--skip-existing", action="store_true", help="skip images whose outputs exist")
     add_engine_flags(parser)
+    add_ray_flags(parser, "the images")
     parser.set_defaults(run=run)
+
+
+def add_ray_flags(parser, what: str) -> None:
+    """``--ray [ADDRESS]``, ``--ray-actors N`` and ``--ray-gpus G``, shared by predict and eval."""
+    ray = parser.add_argument_group("Ray (the distributed extra)")
+    ray.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                     help=f"process {what} on Ray actors: alone, a local Ray instance sized to this machine; auto or "
+                     "ray://HOST:PORT, an existing cluster (put --ray after the inputs)")
+    ray.add_argument("--ray-actors", type=int, metavar="N", help="actors in the pool, each holding one engine "
+                     "(default: the cluster's CPUs but one)")
+    ray.add_argument("--ray-gpus", type=float, default=0, metavar="G", help="GPUs per actor (default 0)")
+
+
+def ray_options(args) -> dict:
+    """The Ray flags as keyword options of ``mattekit.distributed``; without --ray, none may be given."""
+    if args.ray is None:
+        if args.ray_actors is not None or args.ray_gpus:
+            raise UsageError("--ray-actors and --ray-gpus go with --ray.")
+        return {}
+    return {"address": args.ray, "actors": args.ray_actors, "gpus": args.ray_gpus}
 
 
 def parse_weights(values: list[str] | None):
@@ -50,10 +73,15 @@ def run(args) -> int:
     check_options(args.engine, options)
     if args.max_memory is not None and args.max_memory <= 0:
         raise UsageError(f"--max-memory must be a positive number of GiB, not {args.max_memory:g}.")
-    report = predict_files(args.inputs, args.output, lambda: load_engine(args.engine, weights=weights, **options),
-                           trimap=args.trimap, background=args.background, max_size=args.max_size,
-                           skip_existing=args.skip_existing, max_pixels=args.max_pixels, debug=args.debug,
-                           max_memory=None if args.max_memory is None else int(args.max_memory * GIB))
+    on_ray = ray_options(args)
+    if on_ray:
+        from mattekit.distributed import predict_files_ray as run_batch  # imports Ray: only when asked for
+    else:
+        run_batch = predict_files
+    report = run_batch(args.inputs, args.output, partial(load_engine, args.engine, weights=weights, **options),
+                       trimap=args.trimap, background=args.background, max_size=args.max_size,
+                       skip_existing=args.skip_existing, max_pixels=args.max_pixels, debug=args.debug,
+                       max_memory=None if args.max_memory is None else int(args.max_memory * GIB), **on_ray)
     total = len(report.done) + len(report.skipped) + len(report.failed)
     print(f"{len(report.done)} of {total} images matted into {args.output}"
           + (f", {len(report.skipped)} skipped" if report.skipped else "") + ".")
