@@ -1,0 +1,100 @@
+"""``mattekit predict --ray``: on a local two-CPU Ray instance with two actors, the same outputs, failures and resume
+as the local batch, on real photos read in place; without Ray, the extra's sentence."""
+
+import contextlib
+import io
+import logging
+import sys
+
+import pytest
+
+from mattekit.cli import main
+
+PHOTOS = ("GT01.png", "GT02.png", "GT04.png")  # alphamatting photos, shrunk to 160 pixels a side
+SHRINK = ["--max-size", "160"]
+NO_RAY = "mattekit: matting on Ray (--ray) needs the distributed extra (ray is missing): pip install " \
+         "'mattekit[distributed]'.\n"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance for the module (2 CPUs); ``--ray`` without an address joins it."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             object_store_memory=128 << 20)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(shared_data, tmp_path_factory):
+    """Three photos (in place) and a truncated PNG."""
+    broken = tmp_path_factory.mktemp("corrupt") / "broken.png"
+    broken.write_bytes((shared_data / "alphamatting" / "image" / "GT05.png").read_bytes()[:300])
+    return [str(shared_data / "alphamatting" / "image" / name) for name in PHOTOS] + [str(broken)]
+
+
+@pytest.fixture(scope="module")
+def runs(inputs, local_ray, tmp_path_factory):
+    """The local batch (with Ray made unimportable: it must not need it) and ``--ray`` with two actors."""
+    out = tmp_path_factory.mktemp("runs")
+    said = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "ray", None)
+        said["local"] = _predict(inputs + ["-o", str(out / "local")] + SHRINK)
+    said["ray"] = _predict(inputs + ["-o", str(out / "ray")] + SHRINK + ["--ray", "--ray-actors", "2"])
+    return out, said
+
+
+def _predict(argv):
+    """(exit status, the report's summary, its failure lines), captured by hand: capsys is not module-scoped."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(["predict", *argv])
+    failures = [line for line in stderr.getvalue().splitlines() if line.startswith("failed: ")]
+    return status, stdout.getvalue(), failures
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_ray_writes_the_local_outputs_byte_for_byte_and_reports_the_corrupt_file(runs, inputs):
+    out, said = runs
+    local = _files(out / "local")
+    assert sorted(local) == sorted(f"{name[:-4]}.{kind}.png" for name in PHOTOS for kind in ("alpha", "cutout"))
+    assert _files(out / "ray") == local
+    for where, (status, summary, failures) in said.items():
+        assert status == 1 and summary == f"3 of 4 images matted into {out / where}.\n"
+        assert failures == [f"failed: {inputs[-1]} is truncated or corrupt (image file is truncated)."]
+
+
+def test_ray_resumes_a_stopped_run_redoing_only_what_is_missing(runs, inputs):
+    out, _ = runs
+    folder = out / "ray"
+    (folder / "GT02.alpha.png").unlink()  # stopped between GT02's two outputs
+    (folder / "GT02.cutout.png").unlink()
+    leftover = folder / ".GT02.alpha.png.999999999.abcd1234.png"  # a killed writer's temporary file
+    leftover.write_bytes(b"half")
+    kept = {name: (folder / name).stat().st_mtime_ns for name in ("GT01.alpha.png", "GT04.cutout.png")}
+    status, summary, failures = _predict(inputs + ["-o", str(folder)] + SHRINK + ["--ray", "--ray-actors", "2",
+                                                                                    "--skip-existing"])
+    assert status == 1 and summary == f"1 of 4 images matted into {folder}, 2 skipped.\n"
+    assert len(failures) == 1 and "broken.png" in failures[0]
+    assert {name: (folder / name).stat().st_mtime_ns for name in kept} == kept
+    assert not leftover.exists() and _files(folder) == _files(out / "local")
+
+
+def test_without_ray_the_flag_names_the_extra(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["predict", "photo.jpg", "-o", str(tmp_path / "out"), "--ray"]) == 2
+    assert capsys.readouterr().err == NO_RAY
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_usage_errors(tmp_path, capsys):
+    assert main(["predict", "a.jpg", "-o", str(tmp_path), "--ray-actors", "2"]) == 2
+    assert capsys.readouterr().err == "mattekit: --ray-actors and --ray-gpus go with --ray.\n"
+    assert main(["predict", "--ray", "a.jpg", "b.jpg", "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("mattekit: --ray takes auto, ray://HOST:PORT or HOST:PORT, not 'a.jpg'; put "
+                                       "--ray after the inputs.\n")
