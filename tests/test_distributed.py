@@ -1,9 +1,11 @@
-"""``mattekit predict --ray``: on a local two-CPU Ray instance with two actors, the same outputs, failures and resume
-as the local batch, on real photos read in place; without Ray, the extra's sentence."""
+"""``mattekit predict --ray`` and ``eval --ray``: on a local two-CPU Ray instance with two actors, the same outputs,
+failures, rows and resume as the local runs, on real photos read in place; without Ray, the extra's sentence."""
 
 import contextlib
+import csv
 import io
 import logging
+import shutil
 import sys
 
 import pytest
@@ -98,3 +100,36 @@ def test_ray_usage_errors(tmp_path, capsys):
     assert main(["predict", "--ray", "a.jpg", "b.jpg", "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err == ("mattekit: --ray takes auto, ray://HOST:PORT or HOST:PORT, not 'a.jpg'; put "
                                        "--ray after the inputs.\n")
+
+
+def _rows(report):
+    with open(report / "per_image.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_eval_on_ray_resumes_and_writes_the_local_rows_in_order(shared_data, local_ray, tmp_path):
+    """Three DIM composites (linked in place) scored by the default engine here and on two Ray actors; the Ray run
+    resumes from the local run's first row and a line cut short."""
+    for kind in ("image", "alpha"):
+        (tmp_path / "set" / kind).mkdir(parents=True)
+        for name in ("0.png", "1.png", "2.png"):
+            (tmp_path / "set" / kind / name).symlink_to(shared_data / "dim-composites" / kind / name)
+    argv = ["eval", "--dataset", f"folder:{tmp_path / 'set'}", "--engine", "default", "--quiet", "-o"]
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setitem(sys.modules, "ray", None)
+        assert main(argv + [str(tmp_path / "local")]) == 0
+    local, ray = tmp_path / "local", tmp_path / "ray"
+    (ray / "predictions").mkdir(parents=True)
+    shutil.copy(local / "settings.json", ray)
+    shutil.copy(local / "predictions" / "0.png", ray / "predictions")
+    lines = (local / "per_image.csv").read_text().splitlines(keepends=True)
+    (ray / "per_image.csv").write_text("".join(lines[:2]) + lines[2][:10])  # stopped while writing row 1
+    with contextlib.redirect_stdout(io.StringIO()) as said:
+        assert main(argv + [str(ray), "--ray", "--ray-actors", "2"]) == 0
+    assert "images scored: 3 of 3" in said.getvalue()
+    for ours, theirs in zip(_rows(ray), _rows(local), strict=True):  # timings differ; the engine's alphas may
+        assert ours["name"] == theirs["name"]                        # differ in the last float digits (threads)
+        for key in set(ours) - {"name", "seconds", "metric_seconds"}:
+            assert float(ours[key]) == pytest.approx(float(theirs[key]), rel=1e-12, abs=1e-15), key
+    assert _files(ray / "predictions") == _files(local / "predictions")
+    assert sorted(p.name for p in (ray / "worst").iterdir()) == sorted(p.name for p in (local / "worst").iterdir())

@@ -139,7 +139,8 @@ class ImageMatting:
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
 
-    def __call__(self, path: Path) -> Outcome:
+    def __call__(self, path: str | Path) -> Outcome:
+        path = Path(path)
         if self.skip_existing and all(p.exists() for p in output_paths(self.out_dir, path.stem,
                                                                         self.background is not None)):
             return Outcome(path, "skipped", "its outputs exist")

@@ -4,7 +4,9 @@ of Ray Data actors, each of which builds the engine once.
 The pipeline: the input paths (``ray.data.from_items``, one block per path up to ``MAX_BLOCKS``) go through
 ``map_batches`` on a fixed pool of actors; an actor decodes, mattes and writes the outputs of one image at a time
 (atomically, with the local names, so the output folder must be one every node sees), and returns its outcome,
-which the driver records in a ``BatchReport``, with the progress bar and lines of the local batch. Ray itself is
+which the driver records in a ``BatchReport``, with the progress bar and lines of the local batch. ``mattekit eval
+--ray`` runs the benchmark runner's per-image work (``mattekit.evaluation.runner.ImageScoring``) the same way, and
+the driver writes the rows in the dataset's order. Ray itself is
 optional (the ``distributed`` extra) and imported only here, only when called.
 
 Sizing (``actor_resources``): ``--ray`` alone starts a local Ray instance with this machine's CPUs; by default the
@@ -30,12 +32,15 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from mattekit import errors
-from mattekit.batch import BatchReport, ImageMatting, Outcome, follow, plan
+from mattekit.batch import BatchReport, ImageMatting, follow, plan
 from mattekit.errors import MattekitError, UsageError
 from mattekit.extras import require
 
@@ -45,8 +50,10 @@ OBJECT_STORE_BYTES = 256 * 2**20  # a local instance's object store: only paths 
 ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.-]+:\d+)$")
 
 
-def check_address(address: str | None) -> None:
-    """Refuse an ``--ray`` address Ray would not understand (often an input path placed right after ``--ray``)."""
+def check_ray(address: str | None) -> None:
+    """Import Ray (or the extra's sentence) and refuse an address Ray would not understand (often an input path
+    placed right after ``--ray``)."""
+    require("distributed", "ray", "ray.data", feature=FEATURE)
     if address is not None and not ADDRESS.match(address):
         raise UsageError(f"--ray takes auto, ray://HOST:PORT or HOST:PORT, not {address!r}; put --ray after the "
                          "inputs.")
@@ -56,8 +63,9 @@ def start_ray(address: str | None = None):
     """Ray, connected: to the instance this process already has; else to the cluster at ``address`` (``auto``,
     ``ray://HOST:PORT``, ``HOST:PORT``); else to a new local instance sized to this machine. Returns (the ray
     module, whether this call connected, so the caller disconnects). Ray's own logging stays quiet."""
-    ray, _ = require("distributed", "ray", "ray.data", feature=FEATURE)
-    check_address(address)
+    check_ray(address)
+    import ray
+
     if ray.is_initialized():
         return ray, False
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
@@ -83,47 +91,70 @@ def actor_resources(total_cpus: float, actors: int | None) -> tuple[int, float]:
     return actors, min(1.0, free / actors)
 
 
-class MattingActor:
-    """A Ray Data actor: ``ImageMatting`` of each path of a batch, in the driver's working folder (so relative
-    paths and the sentences naming them are the local batch's). An engine that cannot be built is a ``fatal`` row
-    naming the error, and every later row of this actor repeats it."""
+class PoolActor:
+    """A Ray Data actor applying ``work`` (the local job's per-item callable) to each item of a batch, in the
+    driver's working folder (so relative paths, and the sentences naming them, are the local job's). Results
+    travel pickled; a mattekit error escaping ``work`` (an engine that cannot be built) is a ``fatal`` result, and
+    every later item of this actor repeats it."""
 
-    def __init__(self, work: ImageMatting, cwd: str):
+    def __init__(self, work, cwd: str):
         if os.path.isdir(cwd):
             os.chdir(cwd)
         self.work, self.fatal = work, None
 
     def __call__(self, batch: dict) -> dict:
-        rows = {"index": [], "kind": [], "message": [], "seconds": []}
-        for index, path in zip(batch["index"], batch["path"]):
+        results = []
+        for item in batch["item"]:
             if self.fatal is None:
                 try:
-                    outcome = self.work(Path(path))
+                    result = ("ok", self.work(str(item)))
                 except MattekitError as e:
-                    self.fatal = (type(e).__name__, str(e))
-            kind, message, seconds = ("fatal:" + self.fatal[0], self.fatal[1], 0.0) if self.fatal else \
-                (outcome.kind, outcome.message, outcome.seconds)
-            for key, value in zip(rows, (int(index), kind, message, float(seconds))):
-                rows[key].append(value)
-        return rows
+                    self.fatal = ("fatal", (type(e).__name__, str(e)))
+            results.append(pickle.dumps(self.fatal or result))
+        return {"index": batch["index"], "result": np.array(results, dtype=object)}
 
 
-def run_pool(ray, items: list[dict], actor, args: tuple, actors: int | None, gpus: float):
-    """The rows ``actor(*args)`` returns for ``items``, in any order, from a fixed pool of actors (see
-    ``actor_resources``) with ``gpus`` GPUs each; an actor's ``fatal:KIND`` row raises that mattekit error."""
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the caller shows its own
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
-    actors, cpus = actor_resources(ray.cluster_resources().get("CPU", 1), actors)
-    with warnings.catch_warnings():  # max_restarts has no named parameter in Ray 2.60; the pin keeps it working
-        warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
-        dataset = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS)).map_batches(
-            actor, fn_constructor_args=args, batch_size=1, batch_format="numpy", num_cpus=cpus, num_gpus=gpus or None,
-            compute=ray.data.ActorPoolStrategy(size=actors), max_restarts=0)
-    for row in dataset.iter_rows():
-        if row["kind"].startswith("fatal:"):
-            raise getattr(errors, row["kind"][len("fatal:"):], MattekitError)(row["message"])
-        yield row
+def ray_map(work, items: list[str], address: str | None = None, actors: int | None = None, gpus: float = 0):
+    """Yield (index, ``work(items[index])``) in the order they finish, from a fixed pool of Ray actors (see
+    ``actor_resources``; ``gpus`` GPUs each) that each hold one copy of ``work``. A fatal error of an actor is
+    raised here as the same mattekit error. Ray is started or joined (``start_ray``) and, if this started it,
+    stopped at the end."""
+    if gpus < 0:
+        raise UsageError(f"--ray-gpus must be 0 or more, not {gpus:g}.")
+    ray, started = start_ray(address)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # the caller shows its own
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        actors, cpus = actor_resources(ray.cluster_resources().get("CPU", 1), actors)
+        with warnings.catch_warnings():  # max_restarts has no named parameter in Ray 2.60; the pin keeps it working
+            warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
+            dataset = ray.data.from_items([{"index": i, "item": item} for i, item in enumerate(items)],
+                                          override_num_blocks=min(len(items), MAX_BLOCKS)).map_batches(
+                PoolActor, fn_constructor_args=(work, os.getcwd()), batch_size=1, batch_format="numpy",
+                num_cpus=cpus, num_gpus=gpus or None, compute=ray.data.ActorPoolStrategy(size=actors), max_restarts=0)
+        for row in dataset.iter_rows():
+            status, value = pickle.loads(row["result"])
+            if status == "fatal":
+                raise getattr(errors, value[0], MattekitError)(value[1])
+            yield int(row["index"]), value
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def in_order(results):
+    """The values of (index, value) pairs that arrive in any order, yielded in index order as soon as each can be.
+
+    >>> list(in_order([(1, "b"), (2, "c"), (0, "a")]))
+    ['a', 'b', 'c']
+    """
+    waiting, wanted = {}, 0
+    for index, value in results:
+        waiting[index] = value
+        while wanted in waiting:
+            yield waiting.pop(wanted)
+            wanted += 1
 
 
 def predict_files_ray(inputs, out_dir, engine, trimap=None, background: str | None = None,
@@ -136,20 +167,10 @@ def predict_files_ray(inputs, out_dir, engine, trimap=None, background: str | No
     ``start_ray``; ``actors`` the pool's size (default: see ``actor_resources``); ``gpus`` each actor's GPUs
     (fractions share a GPU between actors).
     """
-    require("distributed", "ray", "ray.data", feature=FEATURE)
-    check_address(address)
-    if gpus < 0:
-        raise UsageError(f"--ray-gpus must be 0 or more, not {gpus:g}.")
+    check_ray(address)
     paths, report = plan(inputs, out_dir, trimap)
     if not paths:
         return report
     work = ImageMatting(out_dir, engine, trimap, background, max_size, skip_existing, max_pixels, max_memory, debug)
-    ray, started = start_ray(address)
-    try:
-        rows = run_pool(ray, [{"index": i, "path": str(p)} for i, p in enumerate(paths)], MattingActor,
-                        (work, os.getcwd()), actors, gpus)
-        outcomes = (Outcome(paths[row["index"]], row["kind"], row["message"], row["seconds"]) for row in rows)
-        return follow(outcomes, len(paths), out_dir, report).in_order(paths)
-    finally:
-        if started:
-            ray.shutdown()
+    outcomes = (outcome for _, outcome in ray_map(work, [str(p) for p in paths], address, actors, gpus))
+    return follow(outcomes, len(paths), out_dir, report).in_order(paths)

@@ -1,10 +1,12 @@
-"""``mattekit eval --dataset KIND:PATH (--engine NAME | --predictions DIR) ...``: benchmark into a report folder."""
+"""``mattekit eval --dataset KIND:PATH (--engine NAME | --predictions DIR) ... [--ray [ADDRESS]]``: benchmark into a
+report folder, here or on a Ray cluster."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mattekit.cli.engine_flags import add_engine_flags, engine_options
+from mattekit.cli.ray_flags import add_ray_flags, ray_options
 from mattekit.errors import UsageError
 
 
@@ -34,6 +36,7 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes scoring images (default 1)")
     parser.add_argument("--worst", type=int, default=5, metavar="K", help="error maps for the K largest SADs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_flags(parser, "the images (predict and score)")
     interactive = parser.add_argument_group("interactive benchmark")
     interactive.add_argument("--interaction", metavar="KIND", help="play this simulated user against the engine's "
                              "session: DFIMat's click (3 a round), scribble (2 a round), box, text or mixed rounds, "
@@ -67,6 +70,7 @@ def run(args) -> int:
         workers=args.workers,
         worst=args.worst,
         progress=not args.quiet,
+        ray=ray_options(args) or None,
     )
     print((Path(args.output) / "summary.md").read_text(), end="")
     return 0
@@ -77,6 +81,8 @@ def run_interactive(args) -> int:
 
     if args.predictions is not None:
         raise UsageError("--interaction plays a simulated user against an engine; give --engine, not --predictions.")
+    if ray_options(args):
+        raise UsageError("--ray goes without --interaction; the interactive benchmark runs here.")
     if args.trimap_input != "none" or args.workers != 1:
         raise UsageError("--trimap-input and --workers do not go with --interaction; the user gives the prompts.")
     interactive_benchmark(args.dataset, args.output, args.engine, args.interaction, split=args.split,

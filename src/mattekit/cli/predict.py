@@ -8,6 +8,7 @@ from functools import partial
 
 from mattekit.batch import predict_files
 from mattekit.cli.engine_flags import add_engine_flags, engine_options
+from mattekit.cli.ray_flags import add_ray_flags, ray_options
 from mattekit.budget import GIB
 from mattekit.engines import ENGINES, check_options, load_engine
 from mattekit.errors import UsageError
@@ -34,26 +35,6 @@ def register(subparsers) -> None:
     add_engine_flags(parser)
     add_ray_flags(parser, "the images")
     parser.set_defaults(run=run)
-
-
-def add_ray_flags(parser, what: str) -> None:
-    """``--ray [ADDRESS]``, ``--ray-actors N`` and ``--ray-gpus G``, shared by predict and eval."""
-    ray = parser.add_argument_group("Ray (the distributed extra)")
-    ray.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                     help=f"process {what} on Ray actors: alone, a local Ray instance sized to this machine; auto or "
-                     "ray://HOST:PORT, an existing cluster (put --ray after the inputs)")
-    ray.add_argument("--ray-actors", type=int, metavar="N", help="actors in the pool, each holding one engine "
-                     "(default: the cluster's CPUs but one)")
-    ray.add_argument("--ray-gpus", type=float, default=0, metavar="G", help="GPUs per actor (default 0)")
-
-
-def ray_options(args) -> dict:
-    """The Ray flags as keyword options of ``mattekit.distributed``; without --ray, none may be given."""
-    if args.ray is None:
-        if args.ray_actors is not None or args.ray_gpus:
-            raise UsageError("--ray-actors and --ray-gpus go with --ray.")
-        return {}
-    return {"address": args.ray, "actors": args.ray_actors, "gpus": args.ray_gpus}
 
 
 def parse_weights(values: list[str] | None):

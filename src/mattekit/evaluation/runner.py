@@ -9,7 +9,9 @@ files are rewritten atomically; see ``mattekit.evaluation.report``. Engine predi
 
 Parallelism: ``workers`` processes score images. With a predictions folder each worker reads a prediction and its
 ground truth and scores it; with an engine, the engine runs in this process (one model in memory, its own
-threads) while the workers score the predictions it has finished.
+threads) while the workers score the predictions it has finished. With ``ray``, a pool of Ray actors (each with
+its own engine) predicts and scores, and this process writes the rows in the dataset's order
+(``mattekit.distributed``), so the CSV and the report are those of a run here.
 
 Example:
     >>> from mattekit.data.datasets import open_dataset                                         # doctest: +SKIP
@@ -26,6 +28,8 @@ import multiprocessing
 import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -159,8 +163,19 @@ def run_benchmark(
     settings: dict | None = None,
     worst: int = 5,
     progress: bool = True,
+    ray: dict | None = None,
 ) -> dict:
-    """Score ``source`` on ``dataset`` into ``report_dir`` (resuming), and return the summary written there."""
+    """Score ``source`` on ``dataset`` into ``report_dir`` (resuming), and return the summary written there.
+
+    With ``ray`` (keyword options of ``mattekit.distributed.ray_map``: address, actors, gpus), Ray actors predict
+    and score the images and this process writes their rows in the dataset's order, as a run here would.
+    """
+    if ray is not None:
+        from mattekit.distributed import check_ray
+
+        check_ray(ray.get("address"))
+        if workers != 1:
+            raise UsageError("--workers goes without --ray; on Ray the actors score the images.")
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}.")
     if protocol == "dim" and not dataset.has_trimaps:
@@ -182,8 +197,17 @@ def run_benchmark(
                desc=f"eval {dataset.kind}", dynamic_ncols=True)
     complete = False
     try:
-        if workers == 1:
-            _run_inline(dataset, report, source, protocol, todo, files, writer, bar)
+        work = ImageScoring(dataset, report, source, protocol, files)
+        if ray is not None:
+            from mattekit.distributed import in_order, ray_map
+
+            for row in in_order(ray_map(work, todo, **ray)):
+                writer.write(row)
+                bar.update()
+        elif workers == 1:
+            for name in todo:
+                writer.write(work(name))
+                bar.update()
         else:
             _run_pool(dataset, report, source, protocol, todo, files, writer, bar, workers)
         complete = True
@@ -204,11 +228,23 @@ def _predict(dataset, report, source, name):
     return alpha, seconds
 
 
-def _run_inline(dataset, report, source, protocol, todo, files, writer, bar) -> None:
-    for name in todo:
-        prediction, seconds = (files[name], None) if files else _predict(dataset, report, source, name)
-        writer.write(score(name, prediction, seconds, dataset, protocol))
-        bar.update()
+@dataclass
+class ImageScoring:
+    """The work of a run on one image, the same here and on a Ray actor: its prediction (the folder's file, or the
+    engine's alpha, saved under ``predictions/``) scored into a CSV row."""
+
+    dataset: Dataset
+    report: Path
+    source: PredictionFolder | EnginePredictions
+    protocol: str
+    files: dict[str, Path]
+
+    def __call__(self, name: str) -> dict:
+        if self.files:
+            prediction, seconds = self.files[name], None
+        else:
+            prediction, seconds = _predict(self.dataset, self.report, self.source, name)
+        return score(name, prediction, seconds, self.dataset, self.protocol)
 
 
 def _run_pool(dataset, report, source, protocol, todo, files, writer, bar, workers) -> None:
@@ -250,11 +286,13 @@ def benchmark(
     workers: int = 1,
     worst: int = 5,
     progress: bool = True,
+    ray: dict | None = None,
 ) -> dict:
     """``mattekit eval``: open ``dataset`` (``KIND:PATH``), score ``engine`` or the ``predictions`` folder on it.
 
     Exactly one of ``engine`` and ``predictions`` is given; ``weights``, ``engine_options`` (keyword options of
-    ``load_engine``) and ``trimap_input`` go with an engine.
+    ``load_engine``) and ``trimap_input`` go with an engine. With ``ray`` (see ``run_benchmark``) each Ray actor
+    builds the engine once (a function building it travels to the actors).
     """
     from mattekit.data.datasets import open_dataset
     from mattekit.engines import check_options, load_engine
@@ -271,9 +309,9 @@ def benchmark(
         settings["predictions"] = str(Path(predictions).resolve())
     else:
         check_options(engine, engine_options)  # the engine itself is built once the run's settings are checked
-        source = EnginePredictions(lambda: load_engine(engine, weights=weights, **engine_options), trimap_input)
+        source = EnginePredictions(partial(load_engine, engine, weights=weights, **engine_options), trimap_input)
         settings |= engine_settings(engine, weights, engine_options) | {"trimap_input": trimap_input}
-    return run_benchmark(data, report_dir, source, protocol, workers, settings, worst, progress)
+    return run_benchmark(data, report_dir, source, protocol, workers, settings, worst, progress, ray)
 
 
 def dataset_settings(data: Dataset) -> dict:
