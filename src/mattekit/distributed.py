@@ -6,14 +6,14 @@ The pipeline: the input paths (``ray.data.from_items``, one block per path up to
 (atomically, with the local names, so the output folder must be one every node sees), and returns its outcome,
 which the driver records in a ``BatchReport``, with the progress bar and lines of the local batch. ``mattekit eval
 --ray`` runs the benchmark runner's per-image work (``mattekit.evaluation.runner.ImageScoring``) the same way, and
-the driver writes the rows in the dataset's order. Ray itself is
-optional (the ``distributed`` extra) and imported only here, only when called.
+the driver writes the rows in the dataset's order. Ray itself is optional (the ``distributed`` extra) and imported
+only here, only when called.
 
 Sizing (``actor_resources``): ``--ray`` alone starts a local Ray instance with this machine's CPUs; by default the
 pool has one actor per CPU but one, and the actors together hold at most every CPU but one (an actor gets
 ``min(1, (cpus - 1) / actors)`` CPUs), so Ray Data's own tasks and the driver always have a CPU: on 2 cores, one
-actor holds one CPU, or two actors half a CPU each. An actor's threads (ONNX Runtime, PyTorch, OpenCV) are not
-limited by this share; it only tells Ray how many actors fit.
+actor holds one CPU, or two actors half a CPU each. The share tells Ray's scheduler how many actors fit; the threads
+of an actor's engine follow ``OMP_NUM_THREADS``, which Ray sets to the actor's CPUs (at least 1) unless it is set.
 
 Failures: an image that fails is a sentence in the report, as in the local batch. An actor that dies (its node
 lost, killed for memory) ends the run (``max_restarts=0``: Ray Data would otherwise restart actors and retry their
@@ -35,7 +35,6 @@ import os
 import pickle
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 
