@@ -87,6 +87,15 @@ def test_ray_resumes_a_stopped_run_redoing_only_what_is_missing(runs, inputs):
     assert not leftover.exists() and _files(folder) == _files(out / "local")
 
 
+def test_an_engine_that_cannot_be_built_ends_the_run_with_its_sentence(inputs, local_ray, tmp_path, capsys):
+    missing = tmp_path / "missing.pth"
+    for extra in ([], ["--ray", "--ray-actors", "1"]):
+        assert main(["predict", inputs[0], "-o", str(tmp_path / "out"), "--engine", "gfm", "--weights", str(missing),
+                     *extra]) == 1
+        assert capsys.readouterr().err == f"mattekit: weights file {missing} does not exist.\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_without_ray_the_flag_names_the_extra(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)
     assert main(["predict", "photo.jpg", "-o", str(tmp_path / "out"), "--ray"]) == 2
