@@ -6,11 +6,14 @@ import csv
 import io
 import logging
 import shutil
+import socket
 import sys
 
 import pytest
 
 from mattekit.cli import main
+from mattekit.distributed import start_ray
+from mattekit.errors import UsageError
 
 PHOTOS = ("GT01.png", "GT02.png", "GT04.png")  # alphamatting photos, shrunk to 160 pixels a side
 SHRINK = ["--max-size", "160"]
@@ -142,3 +145,15 @@ def test_eval_on_ray_resumes_and_writes_the_local_rows_in_order(shared_data, loc
             assert float(ours[key]) == pytest.approx(float(theirs[key]), rel=1e-12, abs=1e-15), key
     assert _files(ray / "predictions") == _files(local / "predictions")
     assert sorted(p.name for p in (ray / "worst").iterdir()) == sorted(p.name for p in (local / "worst").iterdir())
+
+
+def test_an_address_where_no_cluster_answers_is_one_sentence(monkeypatch):
+    ray = pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a process not yet connected
+    with pytest.raises(UsageError) as caught:
+        start_ray(f"127.0.0.1:{port}")
+    assert str(caught.value) == (f"no Ray cluster answers at 127.0.0.1:{port} (Connection refused); start one with "
+                                 "`ray start --head`, or give --ray without an address for a local one.")

@@ -34,6 +34,7 @@ import logging
 import os
 import pickle
 import re
+import socket
 import warnings
 
 import numpy as np
@@ -71,8 +72,15 @@ def start_ray(address: str | None = None):
     if address in (None, "local"):
         ray.init(address="local", num_cpus=len(os.sched_getaffinity(0)), object_store_memory=OBJECT_STORE_BYTES,
                  **quiet)
-    else:
+        return ray, True
+    try:
+        if address != "auto" and not address.startswith("ray://"):  # Ray would retry a port nobody answers for minutes
+            host, _, port = address.rpartition(":")
+            socket.create_connection((host, int(port)), timeout=10).close()
         ray.init(address=address, **quiet)
+    except OSError as e:  # Ray's ConnectionError included
+        raise UsageError(f"no Ray cluster answers at {address} ({e.strerror or str(e).split('. ')[0]}); start one "
+                         "with `ray start --head`, or give --ray without an address for a local one.") from None
     return ray, True
 
 
