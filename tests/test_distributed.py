@@ -112,6 +112,8 @@ def test_ray_usage_errors(tmp_path, capsys):
     assert main(["predict", "--ray", "a.jpg", "b.jpg", "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err == ("mattekit: --ray takes auto, ray://HOST:PORT or HOST:PORT, not 'a.jpg'; put "
                                        "--ray after the inputs.\n")
+    assert main(["eval", "--dataset", "folder:set", "--engine", "interactive", "--interaction", "click", "--ray"]) == 2
+    assert capsys.readouterr().err == "mattekit: --ray goes without --interaction; the interactive benchmark runs here.\n"
 
 
 def _rows(report):
