@@ -124,10 +124,16 @@ class PoolActor:
 def ray_map(work, items: list[str], address: str | None = None, actors: int | None = None, gpus: float = 0):
     """Yield (index, ``work(items[index])``) in the order they finish, from a fixed pool of Ray actors (see
     ``actor_resources``; ``gpus`` GPUs each) that each hold one copy of ``work``. A fatal error of an actor is
-    raised here as the same mattekit error. Ray is started or joined (``start_ray``) and, if this started it,
-    stopped at the end."""
+    raised here as the same mattekit error. Ray is started or joined (``start_ray``) when there are items and, if
+    this started it, stopped at the end.
+
+    >>> list(ray_map(str.upper, []))  # nothing to do: Ray is not even started
+    []
+    """
     if gpus < 0:
         raise UsageError(f"--ray-gpus must be 0 or more, not {gpus:g}.")
+    if not items:
+        return
     ray, started = start_ray(address)
     try:
         context = ray.data.DataContext.get_current()
