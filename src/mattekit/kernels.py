@@ -1,4 +1,4 @@
-"""The numerical kernels mattekit runs through pymatting, compiled by numba once per installation.
+"""The numerical kernels mattekit runs through numba (pymatting's and its own), compiled once per installation.
 
 pymatting declares its kernels with explicit signatures and ``cache=True``, so numba compiles all of them when
 pymatting is first imported (about a minute of CPU) and loads them from its cache afterwards. ``make setup``
@@ -12,6 +12,10 @@ rules (:func:`cache_folder`). A first compile that was interrupted therefore sti
 seen: index files left by another version of pymatting's sources (numba recompiles those silently), and under
 ``torchrun`` each process that finds the cache empty says so.
 
+mattekit's own kernels (``OWN_KERNELS``: the GFM metrics' Grad filter, Conn sweep and joint counts) are declared
+and checked the same way; each module is imported through ``prepare(module)`` when first used, and ``python -m
+mattekit.kernels`` compiles them too (a few seconds).
+
 Example:
     >>> compiled() in (True, False)
     True
@@ -24,9 +28,15 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 NOTICE = "mattekit: compiling numerical kernels; this happens once and takes about a minute."
-KERNEL_MARK = "cache=True"  # how pymatting declares each of its cached numba kernels
+KERNEL_MARK = "cache=True"  # how pymatting (and mattekit) declare each cached numba kernel
+OWN_KERNELS = (  # mattekit's own numba kernels (the GFM metrics)
+    "mattekit.evaluation.gradient_kernel",
+    "mattekit.evaluation.connectivity_kernel",
+    "mattekit.evaluation.histogram_kernel",
+)
 
 
 def cache_folder(source: Path) -> Path:
@@ -45,39 +55,42 @@ def cache_folder(source: Path) -> Path:
     return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir) / subpath
 
 
-def kernel_sources() -> dict[Path, int]:
-    """pymatting's modules that declare kernels, with how many each declares."""
-    spec = importlib.util.find_spec("pymatting")
-    folders = [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
-    counts = {path: path.read_text(encoding="utf-8").count(KERNEL_MARK) for folder in folders
-              for path in folder.rglob("*.py")}
+def kernel_sources(module: str = "pymatting") -> dict[Path, int]:
+    """The source files of ``module`` (of all its modules for a package) that declare kernels, with how many each
+    declares."""
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        return {}
+    folders = spec.submodule_search_locations
+    files = [path for folder in folders for path in Path(folder).rglob("*.py")] if folders else [Path(spec.origin)]
+    counts = {path: path.read_text(encoding="utf-8").count(KERNEL_MARK) for path in files}
     return {path: count for path, count in counts.items() if count}
 
 
-def missing() -> list[Path]:
-    """pymatting's modules some of whose kernels numba's cache lacks (for this Python version)."""
+def missing(module: str = "pymatting") -> list[Path]:
+    """The source files of ``module`` some of whose kernels numba's cache lacks (for this Python version)."""
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return [path for path, count in kernel_sources().items()
+    return [path for path, count in kernel_sources(module).items()
             if len(list(cache_folder(path.parent).glob(f"{path.stem}.*.{tag}.nbi"))) < count]
 
 
-def compiled() -> bool:
-    """Whether numba's cache holds every kernel of pymatting (or pymatting is imported already)."""
-    return "pymatting" in sys.modules or not missing()
+def compiled(module: str = "pymatting") -> bool:
+    """Whether numba's cache holds every kernel of ``module`` (or the module is imported already)."""
+    return module in sys.modules or not missing(module)
 
 
-def prepare():
-    """pymatting, imported; when its kernels must be compiled first, the user is told on stderr before the wait.
+def prepare(module: str = "pymatting") -> ModuleType:
+    """``module`` (pymatting, or one of ``OWN_KERNELS``), imported; when its kernels must be compiled first, the
+    user is told on stderr before the wait.
 
     >>> prepare().estimate_foreground_ml.__name__
     'estimate_foreground_ml'
     """
-    if not compiled():
+    if not compiled(module):
         print(NOTICE, file=sys.stderr, flush=True)
-    import pymatting  # compiles the kernels or loads them from numba's cache
-
-    return pymatting
+    return importlib.import_module(module)  # compiles the kernels or loads them from numba's cache
 
 
 if __name__ == "__main__":
-    prepare()
+    for name in ("pymatting", *OWN_KERNELS):
+        prepare(name)

@@ -17,10 +17,12 @@ Example:
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from mattekit import kernels
+
 CONN_THETA = 0.15  # φ = 1 − d·[d ≥ θ] with d = α − l
+KERNEL_MODULE = "mattekit.evaluation.connectivity_kernel"
 
 
 def phi_part(d: np.ndarray) -> np.ndarray:
@@ -41,50 +43,13 @@ def reached_counts(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return np.searchsorted(thresholds, values, side="right").astype(np.uint8)
 
 
-def _areas(labels: np.ndarray, count: int) -> np.ndarray:
-    """Pixel counts of labels 1..count-1; a few components are counted one by one, faster than a bincount."""
-    if count <= 8:
-        return np.array([np.count_nonzero(labels == label) for label in range(1, count)])
-    return np.bincount(labels.ravel(), minlength=count)[1:]
-
-
-def _largest_label(labels: np.ndarray, areas: np.ndarray, column_major: bool) -> int:
-    """Label (>= 1) of the largest component; ties go to the component whose first pixel comes first."""
-    largest = np.flatnonzero(areas == areas.max()) + 1
-    if largest.size == 1:
-        return int(largest[0])
-    scan = labels.T if column_major else labels
-    first = [int(np.argmax((scan == label).ravel())) for label in largest]
-    return int(largest[int(np.argmin(first))])
-
-
 def first_exit_levels(reached: np.ndarray, steps: int, skip_empty: bool, column_major: bool) -> np.ndarray:
-    """Per pixel, the index j of its level t_j (0..steps-1), or ``steps`` where it stays in every Ω_i.
+    """Per pixel, the index j of its level t_j (0..steps-1), or ``steps`` where it stays in every Ω_i (uint8).
 
     Ω_i is connected and lies in S_{i-1}, so it is either inside Ω_{i-1} or disjoint from it. While the Ω are
     nested, a pixel's index is the number of Ω holding it; the sweep ends at the first Ω outside the previous
-    one (every pixel then has its level) or at the first empty step (every later one is empty too). Each step
-    labels only the bounding box of its set, which shrinks as the threshold rises.
+    one (every pixel then has its level) or at the first empty step (every later one is empty too). The
+    components of every step come from one union-find pass (``connectivity_kernel``), not one labelling each.
     """
-    inside = np.zeros(reached.shape, np.uint8)
-    depth, previous, stays = 0, None, True  # stays: whether the pixels of every Ω keep l = 1
-    top, left, window = 0, 0, reached
-    for step in range(1, steps + 1):
-        step_set = (window >= step).view(np.uint8)
-        x, y, width, height = cv2.boundingRect(step_set)
-        if width == 0:
-            stays = skip_empty
-            break
-        top, left, window = top + y, left + x, window[y : y + height, x : x + width]
-        step_set = np.ascontiguousarray(step_set[y : y + height, x : x + width])
-        count, labels = cv2.connectedComponents(step_set, connectivity=4, ltype=cv2.CV_32S)
-        omega = labels == (1 if count == 2 else _largest_label(labels, _areas(labels, count), column_major))
-        row, col = divmod(int(np.argmax(omega)), width)
-        if previous is not None and not previous[0][top + row - previous[1], left + col - previous[2]]:
-            stays = False
-            break
-        inside[top : top + height, left : left + width] += omega
-        depth, previous = depth + 1, (omega, top, left)
-    if stays:
-        inside[inside == depth] = steps
-    return inside
+    sweep = kernels.prepare(KERNEL_MODULE).first_exit_levels
+    return sweep(np.ascontiguousarray(reached, np.uint8), steps, skip_empty, column_major)

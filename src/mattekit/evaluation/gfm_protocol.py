@@ -20,6 +20,7 @@ from functools import cache
 import cv2
 import numpy as np
 
+from mattekit import kernels
 from mattekit.evaluation.connectivity import first_exit_levels, phi_part, reached_counts
 from mattekit.evaluation.gradient import gfm_gradient_error
 
@@ -28,7 +29,8 @@ THRESHOLDS = np.arange(0, 1.1, 0.1)
 LEVELS = np.append(THRESHOLDS[:-1].astype(np.float32), 1.0).astype(np.float64)  # index 10: never left
 EIGHT_BIT = np.arange(256) / 255.0  # what the reference gets from PNG / 255.
 REACHED_LUT = reached_counts(EIGHT_BIT, THRESHOLDS[1:])
-HISTOGRAM_LIMIT = 1 << 24  # OpenCV counts in float32, exact up to 2^24 pixels
+NO_CODES = np.zeros((0, 0), np.uint8)  # no trimap: every pixel under one code
+KERNEL_MODULE = "mattekit.evaluation.histogram_kernel"
 
 
 @cache
@@ -40,21 +42,14 @@ def _pair_tables() -> dict[str, np.ndarray]:
     return {"abs": np.abs(diff).ravel(), "sq": (diff * diff).ravel(), "conn": conn.ravel()}
 
 
-def _joint_histogram(codes: np.ndarray | None, n_codes: int, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Counts of (code, pred value, gt value) as float64 (n_codes, 65536); one code when ``codes`` is None."""
-    if codes is None:
-        return cv2.calcHist([pred, gt], [0, 1], None, [256, 256], [0, 256, 0, 256]).reshape(1, -1).astype(np.float64)
-    ranges = [0, n_codes, 0, 256, 0, 256]
-    return cv2.calcHist([codes, pred, gt], [0, 1, 2], None, [n_codes, 256, 256], ranges).reshape(n_codes, -1).astype(
-        np.float64
-    )
-
-
 def _sums_8bit(pred, gt, regions, levels) -> tuple[dict[str, float], float]:
     """SAD-family scores and the Conn sum of two uint8 mattes from joint histograms."""
     tables = _pair_tables()
-    conn = float(_joint_histogram(levels, 11, pred, gt).ravel() @ tables["conn"])
-    hist = _joint_histogram(regions, 3, pred, gt)
+    pred, gt = np.ascontiguousarray(pred), np.ascontiguousarray(gt)
+    codes = (regions, 3) if regions is not None else (NO_CODES, 1)
+    by_level, by_region = kernels.prepare(KERNEL_MODULE).joint_counts(pred, gt, levels, 11, *codes)
+    conn = float(by_level.ravel().astype(np.float64) @ tables["conn"])
+    hist = by_region.astype(np.float64)
     region_abs, region_sq = hist @ tables["abs"], hist @ tables["sq"]
     scores = _whole(region_abs.sum(), region_sq.sum(), pred.size)
     if regions is not None:
@@ -102,7 +97,7 @@ def score(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray | None) -> dict[
     """The GFM numbers: sad, mse, mad, [sad_tran, mse_tran, mad_tran, sad_fg, sad_bg,] grad, conn."""
     p, g = (cv2.LUT(m, EIGHT_BIT) if m.dtype == np.uint8 else m for m in (pred, gt))
     levels = first_exit_levels(np.minimum(_reached(pred), _reached(gt)), 10, skip_empty=True, column_major=False)
-    if pred.dtype == gt.dtype == np.uint8 and pred.size < HISTOGRAM_LIMIT:
+    if pred.dtype == gt.dtype == np.uint8:
         scores, conn = _sums_8bit(pred, gt, regions, levels)
     else:
         scores, conn = _sums_float(p, g, regions, levels)

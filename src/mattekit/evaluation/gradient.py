@@ -3,7 +3,7 @@
 - ``gfm_gradient_magnitude``: ``scipy.ndimage.gaussian_filter(x, 1.4, order=[1, 0] / [0, 1], output=float32)``
   as GFM's ``evaluate.py`` calls it: a 13-tap derivative-of-Gaussian (truncate 4.0), border 'reflect', each
   1-D pass computed in double and stored in float32 (the second pass reads the float32 result of the first).
-  OpenCV runs the passes; the numbers are the same as scipy's.
+  The numba kernels of ``gradient_kernel`` run the passes with scipy's operations in scipy's order.
 - ``dim_gradient_magnitude``: ``gaussgradient(x, 1.4)`` of the DIM MATLAB code: the 9x9 kernel
   g(row)·g'(col) scaled to unit L2 norm, filtered with 'replicate' borders, in double precision.
 
@@ -20,6 +20,8 @@ import math
 
 import cv2
 import numpy as np
+
+from mattekit import kernels
 
 SIGMA = 1.4
 
@@ -45,51 +47,29 @@ def _dim_gaussian_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
 GFM_SMOOTH, GFM_DERIV = _scipy_gaussian_kernels(SIGMA)
 DIM_SMOOTH, DIM_DERIV = _dim_gaussian_kernels(SIGMA)
 DIM_RADIUS = len(DIM_DERIV) // 2
-GFM_RADIUS = len(GFM_DERIV) // 2
-
-
-def _pass(x: np.ndarray, kernel: np.ndarray, axis: int, border: int) -> np.ndarray:
-    """Convolve float64 ``x`` along ``axis`` with a 1-D kernel (OpenCV correlates, so the kernel is reversed)."""
-    taps = np.ascontiguousarray(kernel[::-1])
-    return cv2.filter2D(x, -1, taps.reshape(-1, 1) if axis == 0 else taps.reshape(1, -1), borderType=border)
+SCIPY_ORDER = (GFM_SMOOTH[::-1].copy(), GFM_DERIV[::-1].copy())  # scipy's gaussian_filter1d reverses the kernel
+KERNEL_MODULE = "mattekit.evaluation.gradient_kernel"
 
 
 def gfm_gradient_magnitude(x: np.ndarray) -> np.ndarray:
     """|∇x| as float32 with GFM's conventions (see the module docstring); ``x`` is float64 in [0, 1]."""
-    border = cv2.BORDER_REFLECT
-    rows = _pass(_pass(x, GFM_DERIV, 0, border).astype(np.float32).astype(np.float64), GFM_SMOOTH, 1, border)
-    cols = _pass(_pass(x, GFM_SMOOTH, 0, border).astype(np.float32).astype(np.float64), GFM_DERIV, 1, border)
-    rows, cols = rows.astype(np.float32), cols.astype(np.float32)
-    return np.sqrt(rows * rows + cols * cols)
-
-
-def _widened(start: int, stop: int, size: int) -> slice:
-    """[start, stop) widened by the GFM kernel radius on both sides, clipped to [0, size)."""
-    return slice(max(start - GFM_RADIUS, 0), min(stop + GFM_RADIUS, size))
+    return kernels.prepare(KERNEL_MODULE).magnitudes(np.ascontiguousarray(x, np.float64), *SCIPY_ORDER)
 
 
 def gfm_gradient_error(p: np.ndarray, g: np.ndarray) -> np.float32:
     """Σ (|∇p| − |∇g|)² in float32, the sum behind GFM's Grad, for float64 mattes ``p`` and ``g``.
 
     A magnitude depends only on the 13x13 window around its pixel (with 'reflect' borders every pixel the window
-    reads lies inside it), so outside the bounding box of p ≠ g widened by the radius both magnitudes are computed
-    from the same numbers and their difference is exactly 0. The filters run on that box widened once more (the
-    crop's own border is never read, except where it is the image's); the squared differences are summed in an
-    image of zeros, so even the float32 sum is the whole-image computation's to the last bit.
+    reads lies inside it), so where both mattes are equal, or both constant, on a tile widened by the radius, the
+    tile's errors are exactly 0 and it is not filtered. The squared differences are summed over the whole image
+    (numpy's pairwise order, as the reference), so the float32 sum is the reference's to the last bit.
 
     >>> x = np.zeros((32, 32)); y = x.copy(); y[16, 16] = 1.0
     >>> bool(gfm_gradient_error(x, y) == np.sum(np.square(gfm_gradient_magnitude(y))))
     True
     """
-    x, y, width, height = cv2.boundingRect((p != g).view(np.uint8))
-    if width == 0:
-        return np.float32(0)
-    box = _widened(y, y + height, p.shape[0]), _widened(x, x + width, p.shape[1])
-    crop = tuple(_widened(axis.start, axis.stop, size) for axis, size in zip(box, p.shape))
-    inside = tuple(slice(axis.start - outer.start, axis.stop - outer.start) for axis, outer in zip(box, crop))
-    errors = np.zeros(p.shape, np.float32)  # summed over the whole image: numpy's pairwise order, as the reference
-    errors[box] = np.square(gfm_gradient_magnitude(p[crop])[inside] - gfm_gradient_magnitude(g[crop])[inside])
-    return np.sum(errors)
+    p, g = (np.ascontiguousarray(m, np.float64) for m in (p, g))
+    return np.sum(kernels.prepare(KERNEL_MODULE).squared_errors(p, g, *SCIPY_ORDER))
 
 
 def dim_gradient_magnitude(x: np.ndarray) -> np.ndarray:
