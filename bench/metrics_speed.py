@@ -5,7 +5,9 @@ The ground truth is a real alphamatting.com alpha (GT01) resized to 1080x1620; t
 pixel within 10 px of a fractional alpha. Predictions: ``blur`` (the alpha Gaussian-blurred, sigma 3), ``binary``
 (the alpha thresholded at 128), ``noise`` (the alpha plus Gaussian noise of 12 gray levels: thousands of small
 components at every Conn threshold), ``scaled`` (0.35 x the alpha: every threshold above 0.3 is empty), ``band``
-(the blurred alpha inside the trimap's unknown band, the alpha itself elsewhere, as trimap-based methods return).
+(the blurred alpha inside the trimap's unknown band, the alpha itself elsewhere, as trimap-based methods return),
+``faint`` (uniform noise of 0-25 gray levels: every Conn threshold is empty, so the reference labels nothing,
+and the gradients differ at every pixel: the reference's cheapest content and Grad's most expensive).
 
 The reference is GFM's ``core/evaluate.py`` procedure (Li et al., "Bridging Composite and Real: Towards End-to-end
 Deep Image Matting", IJCV 2022, arXiv:2010.16188), written here from its description: float64 mattes, SAD/MSE/MAD
@@ -44,6 +46,7 @@ def make_inputs(data: Path) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarr
         "binary": np.where(gt >= 128, 255, 0).astype(np.uint8),
         "noise": np.clip(np.rint(gt + noise), 0, 255).astype(np.uint8),
         "scaled": np.rint(0.35 * gt).astype(np.uint8),
+        "faint": np.random.default_rng(1).integers(0, 26, gt.shape).astype(np.uint8),
     }
     band = cv2.dilate(((gt > 0) & (gt < 255)).astype(np.uint8), np.ones((21, 21), np.uint8)).astype(bool)
     trimap = np.where(band, 128, np.where(gt == 255, 255, 0)).astype(np.uint8)

@@ -61,7 +61,8 @@ def gfm_gradient_error(p: np.ndarray, g: np.ndarray) -> np.float32:
 
     A magnitude depends only on the 13x13 window around its pixel (with 'reflect' borders every pixel the window
     reads lies inside it), so where both mattes are equal, or both constant, on a tile widened by the radius, the
-    tile's errors are exactly 0 and it is not filtered. The squared differences are summed over the whole image
+    tile's errors are exactly 0 and it is not filtered; a matte constant there has magnitudes exactly 0 and is not
+    filtered either (``gradient_kernel``). The squared differences are summed over the whole image
     (numpy's pairwise order, as the reference), so the float32 sum is the reference's to the last bit.
 
     >>> x = np.zeros((32, 32)); y = x.copy(); y[16, 16] = 1.0

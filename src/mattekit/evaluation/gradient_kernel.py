@@ -8,9 +8,10 @@ in this order, without fused multiply-adds, so each magnitude equals scipy's bit
 
 The vertical pass runs along a row of the output at a time (all columns at once, so it vectorises), the
 horizontal pass on a float32-rounded, reflect-padded copy of it. ``squared_errors`` works on tiles: a tile's
-errors depend only on the tile widened by the kernel radius R, and where there both mattes are equal, or both
-constant, the two magnitudes are equal (a constant window gives exactly 0), so the tile's errors are exactly 0
-and it is skipped.
+errors depend only on the tile widened by the kernel radius R. Where there both mattes are equal, or both
+constant, the two magnitudes are equal, so the tile's errors are exactly 0 and it is skipped; where one matte is
+constant its magnitudes are exactly 0 (each pass sums ±0 terms, or takes a difference of equal values) and only
+the other is filtered.
 
 Compiled (explicit signatures, numba's cache) when this module is first imported; ``mattekit.kernels`` says so.
 
@@ -96,8 +97,8 @@ def magnitudes(x, smooth, deriv):
 
 
 @njit(cache=True)
-def _still(p, g, r0, r1, c0, c1):
-    """Whether p equals g, or p and g are both constant, on rows r0..r1-1 x columns c0..c1-1."""
+def _window_state(p, g, r0, r1, c0, c1):
+    """On rows r0..r1-1 x columns c0..c1-1: whether p equals g, whether p is constant, whether g is constant."""
     equal, p_flat, g_flat = True, True, True
     p_first, g_first = p[r0, c0], g[r0, c0]
     for r in range(r0, r1):
@@ -106,9 +107,9 @@ def _still(p, g, r0, r1, c0, c1):
             equal &= a == b
             p_flat &= a == p_first
             g_flat &= b == g_first
-        if not (equal or (p_flat and g_flat)):
-            return False
-    return True
+        if not (equal or p_flat or g_flat):
+            break
+    return equal, p_flat, g_flat
 
 
 @njit("float32[:, ::1](float64[:, ::1], float64[:, ::1], float64[::1], float64[::1])", cache=True)
@@ -124,11 +125,15 @@ def squared_errors(p, g, smooth, deriv):
         r1 = min(r0 + TILE_ROWS, height)
         for c0 in range(0, width, TILE_COLS):
             c1 = min(c0 + TILE_COLS, width)
-            if _still(p, g, max(r0 - radius, 0), min(r1 + radius, height), max(c0 - radius, 0),
-                      min(c1 + radius, width)):
+            equal, p_flat, g_flat = _window_state(p, g, max(r0 - radius, 0), min(r1 + radius, height),
+                                                  max(c0 - radius, 0), min(c1 + radius, width))
+            if equal or (p_flat and g_flat):
                 continue
-            tile_magnitudes(p, r0, r1, c0, c1, smooth, deriv, tile_p, work)
-            tile_magnitudes(g, r0, r1, c0, c1, smooth, deriv, tile_g, work)
+            for matte, flat, tile in ((p, p_flat, tile_p), (g, g_flat, tile_g)):
+                if flat:
+                    tile[:] = 0  # a constant window's magnitude is exactly 0
+                else:
+                    tile_magnitudes(matte, r0, r1, c0, c1, smooth, deriv, tile, work)
             for r in range(r1 - r0):
                 for c in range(c1 - c0):
                     difference = tile_p[r, c] - tile_g[r, c]
