@@ -29,7 +29,9 @@ import numpy as np
 from numba import njit
 
 TILE_ROWS, TILE_COLS = 16, 64
-_KERNEL = "void(float64[:, ::1], int64, int64, int64, int64, float64[::1], float64[::1], float32[:, ::1], float64[:, ::1])"
+_TILE_SIGNATURE = (
+    "void(float64[:, ::1], int64, int64, int64, int64, float64[::1], float64[::1], float32[:, ::1], float64[:, ::1])"
+)
 
 
 @njit(cache=True, inline="always")
@@ -50,7 +52,7 @@ def _fold(acc, a, b, a0, b0, weight, n, sign):
             acc[j] += (a[a0 + j] - b[b0 + j]) * weight
 
 
-@njit(_KERNEL, cache=True)
+@njit(_TILE_SIGNATURE, cache=True)
 def tile_magnitudes(x, r0, r1, c0, c1, smooth, deriv, out, work):
     """|∇x| at rows r0..r1-1, columns c0..c1-1 of x into out[:r1-r0, :c1-c0] (float32, scipy's arithmetic).
 
