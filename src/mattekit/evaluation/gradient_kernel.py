@@ -8,11 +8,11 @@ in this order, without fused multiply-adds, so each magnitude equals scipy's bit
 
 The vertical pass runs along a row of the output at a time, the horizontal pass on its float32-rounded,
 reflect-padded result; the 13 taps are written out, so each pixel's sums stay in registers and the column loops
-vectorise (four times faster than one loop per tap). ``squared_errors`` works on tiles: a tile's
-errors depend only on the tile widened by the kernel radius R. Where there both mattes are equal, or both
-constant, the two magnitudes are equal, so the tile's errors are exactly 0 and it is skipped; where one matte is
-constant its magnitudes are exactly 0 (each pass sums ±0 terms, or takes a difference of equal values) and only
-the other is filtered.
+vectorise (four times faster than one loop per tap). ``squared_errors`` works on 16x64 tiles: a tile's errors
+depend only on the tile widened by the kernel radius R. Where there both mattes are equal, or both constant, the
+two magnitudes are equal, so the tile's errors are exactly 0 and it is skipped; where one matte is constant its
+magnitudes are exactly 0 (each pass sums ±0 terms, or takes a difference of equal values) and only the other is
+filtered. Neighbouring tiles to filter in a row of tiles are filtered in one call.
 
 Compiled (explicit signatures, numba's cache) when this module is first imported; ``mattekit.kernels`` says so.
 
@@ -32,7 +32,7 @@ from numba import njit
 TILE_ROWS, TILE_COLS = 16, 64
 RADIUS = 6  # int(4.0 · 1.4 + 0.5): scipy's radius for GFM's σ = 1.4, truncate 4
 _TILE_SIGNATURE = (
-    "void(float64[:, ::1], int64, int64, int64, int64, float64[::1], float64[::1], float32[:, ::1], float64[:, ::1])"
+    "void(float64[:, ::1], int64, int64, int64, int64, float64[::1], float64[::1], float32[:, ::1])"
 )
 
 
@@ -44,19 +44,19 @@ def _reflect(i, n):
 
 
 @njit(_TILE_SIGNATURE, cache=True)
-def tile_magnitudes(x, r0, r1, c0, c1, smooth, deriv, out, work):
-    """|∇x| at rows r0..r1-1, columns c0..c1-1 of x into out[:r1-r0, :c1-c0] (float32, scipy's arithmetic).
+def tile_magnitudes(x, r0, r1, c0, c1, smooth, deriv, out):
+    """|∇x| at rows r0..r1-1, columns c0..c1-1 of x into out[:r1-r0, c0:c1] (float32, scipy's arithmetic).
 
     ``smooth`` and ``deriv`` are the 13-tap kernels as scipy applies them (reversed): the pair at distance k is
-    weighted by ``kernel[RADIUS - k]``. ``work`` is a (2, W + 2·RADIUS) buffer. The taps are written out so that
-    each pixel's sums stay in registers and the column loops vectorise.
+    weighted by ``kernel[RADIUS - k]``. The taps are written out so that each pixel's sums stay in registers and
+    the column loops vectorise; the two row buffers are allocated here, so the compiler knows they alias nothing.
     """
     height, width = x.shape
     s0, s1, s2, s3, s4, s5, s6 = smooth[6], smooth[5], smooth[4], smooth[3], smooth[2], smooth[1], smooth[0]
     d0, d1, d2, d3, d4, d5, d6 = deriv[6], deriv[5], deriv[4], deriv[3], deriv[2], deriv[1], deriv[0]
     first, last = max(c0 - RADIUS, 0), min(c1 + RADIUS, width)  # the columns the horizontal pass reads
     offset, n = c0 - RADIUS, c1 - c0  # buffer index = column - offset
-    along_rows, along_cols = work[0], work[1]
+    along_rows, along_cols = np.empty(n + 2 * RADIUS), np.empty(n + 2 * RADIUS)
     for r in range(r0, r1):
         centre = x[r]
         a1, b1 = x[_reflect(r - 1, height)], x[_reflect(r + 1, height)]
@@ -87,7 +87,7 @@ def tile_magnitudes(x, r0, r1, c0, c1, smooth, deriv, out, work):
             if col < 0 or col >= width:
                 along_rows[i] = along_rows[_reflect(col, width) - offset]
                 along_cols[i] = along_cols[_reflect(col, width) - offset]
-        target = out[r - r0]
+        target = out[r - r0, c0:c1]
         for j in range(n):  # horizontal passes: smoothing after ∂/∂row, derivative after the smoothing
             q, w = along_rows, along_cols
             d_row = q[j + 6] * s0
@@ -112,7 +112,7 @@ def tile_magnitudes(x, r0, r1, c0, c1, smooth, deriv, out, work):
 def magnitudes(x, smooth, deriv):
     """|∇x| of the whole image as float32."""
     out = np.empty(x.shape, np.float32)
-    tile_magnitudes(x, 0, x.shape[0], 0, x.shape[1], smooth, deriv, out, np.empty((2, x.shape[1] + 2 * RADIUS)))
+    tile_magnitudes(x, 0, x.shape[0], 0, x.shape[1], smooth, deriv, out)
     return out
 
 
@@ -132,29 +132,47 @@ def _window_state(p, g, r0, r1, c0, c1):
     return unequal == 0, p_varies == 0, g_varies == 0
 
 
+@njit(cache=True)
+def _filter_runs(matte, r0, r1, tiles, needed, smooth, deriv, out):
+    """Magnitudes of ``matte`` on rows r0..r1-1 over each run of consecutive tiles marked in ``needed`` (one call
+    per run, so the per-row set-up is shared), and 0 on the other tiles; ``out`` is indexed by image column."""
+    width = matte.shape[1]
+    t = 0
+    while t < tiles:
+        if not needed[t]:
+            out[:, t * TILE_COLS : min((t + 1) * TILE_COLS, width)] = 0
+            t += 1
+            continue
+        u = t
+        while u < tiles and needed[u]:
+            u += 1
+        tile_magnitudes(matte, r0, r1, t * TILE_COLS, min(u * TILE_COLS, width), smooth, deriv, out)
+        t = u
+
+
 @njit("float32[:, ::1](float64[:, ::1], float64[:, ::1], float64[::1], float64[::1])", cache=True)
 def squared_errors(p, g, smooth, deriv):
     """(|∇p| − |∇g|)² per pixel as float32, exactly 0 on the tiles skipped (see the module docstring)."""
     height, width = p.shape
+    tiles = (width + TILE_COLS - 1) // TILE_COLS
     errors = np.zeros(p.shape, np.float32)
-    work = np.empty((2, width + 2 * RADIUS))
-    tile_p = np.empty((TILE_ROWS, TILE_COLS), np.float32)
-    tile_g = np.empty((TILE_ROWS, TILE_COLS), np.float32)
+    magnitude_p, magnitude_g = np.empty((TILE_ROWS, width), np.float32), np.empty((TILE_ROWS, width), np.float32)
+    skip, filter_p, filter_g = np.empty(tiles, np.bool_), np.empty(tiles, np.bool_), np.empty(tiles, np.bool_)
     for r0 in range(0, height, TILE_ROWS):
         r1 = min(r0 + TILE_ROWS, height)
-        for c0 in range(0, width, TILE_COLS):
-            c1 = min(c0 + TILE_COLS, width)
+        for t in range(tiles):
+            c0, c1 = t * TILE_COLS, min((t + 1) * TILE_COLS, width)
             equal, p_flat, g_flat = _window_state(p, g, max(r0 - RADIUS, 0), min(r1 + RADIUS, height),
                                                   max(c0 - RADIUS, 0), min(c1 + RADIUS, width))
-            if equal or (p_flat and g_flat):
+            skip[t] = equal or (p_flat and g_flat)
+            filter_p[t], filter_g[t] = not (skip[t] or p_flat), not (skip[t] or g_flat)  # constant: exactly 0
+        _filter_runs(p, r0, r1, tiles, filter_p, smooth, deriv, magnitude_p)
+        _filter_runs(g, r0, r1, tiles, filter_g, smooth, deriv, magnitude_g)
+        for t in range(tiles):
+            if skip[t]:
                 continue
-            for matte, flat, tile in ((p, p_flat, tile_p), (g, g_flat, tile_g)):
-                if flat:
-                    tile[:] = 0  # a constant window's magnitude is exactly 0
-                else:
-                    tile_magnitudes(matte, r0, r1, c0, c1, smooth, deriv, tile, work)
             for r in range(r1 - r0):
-                for c in range(c1 - c0):
-                    difference = tile_p[r, c] - tile_g[r, c]
-                    errors[r0 + r, c0 + c] = difference * difference
+                for c in range(t * TILE_COLS, min((t + 1) * TILE_COLS, width)):
+                    difference = magnitude_p[r, c] - magnitude_g[r, c]
+                    errors[r0 + r, c] = difference * difference
     return errors
