@@ -47,8 +47,9 @@ def _sums_8bit(pred, gt, regions, levels) -> tuple[dict[str, float], float]:
     tables = _pair_tables()
     pred, gt = np.ascontiguousarray(pred), np.ascontiguousarray(gt)
     codes = (regions, 3) if regions is not None else (NO_CODES, 1)
-    by_level, by_region = kernels.prepare(KERNEL_MODULE).joint_counts(pred, gt, levels, 11, *codes)
-    conn = float(by_level.ravel().astype(np.float64) @ tables["conn"])
+    counting = kernels.prepare(KERNEL_MODULE)
+    by_level, by_region = counting.joint_counts(pred, gt, levels, 11, *codes)
+    conn = counting.weighted_sum(by_level.ravel(), tables["conn"])
     hist = by_region.astype(np.float64)
     region_abs, region_sq = hist @ tables["abs"], hist @ tables["sq"]
     scores = _whole(region_abs.sum(), region_sq.sum(), pred.size)

@@ -12,6 +12,8 @@ Example:
     >>> levels, regions = joint_counts(a, a, np.array([[1, 1]], np.uint8), 2, np.zeros((0, 0), np.uint8), 1)
     >>> int(levels[1, 0]), int(levels[1, 255 * 256 + 255]), int(regions.sum())
     (1, 1, 2)
+    >>> weighted_sum(levels.ravel(), np.full(levels.size, 0.5))
+    1.0
 """
 
 from __future__ import annotations
@@ -35,3 +37,20 @@ def joint_counts(pred, gt, first_codes, first_count, second_codes, second_count)
             first[first_codes[r, c], pair] += 1
             second[second_codes[r, c] if coded else 0, pair] += 1
     return first, second
+
+
+@njit("float64(int32[::1], float64[::1])", cache=True)
+def weighted_sum(counts, terms):
+    """Σ counts[i] · terms[i] over the non-zero counts (most of the 720,896 level x pair counts are zero), with
+    Neumaier's compensated summation, so the result is the exact sum rounded about once."""
+    total, compensation = 0.0, 0.0
+    for index in range(counts.size):
+        if counts[index]:
+            term = counts[index] * terms[index]
+            updated = total + term
+            if abs(total) >= abs(term):
+                compensation += (total - updated) + term
+            else:
+                compensation += (term - updated) + total
+            total = updated
+    return total + compensation
