@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -118,20 +119,28 @@ def test_counted_8bit_sums_equal_the_pixel_sums():
 
 
 def test_every_numba_module_is_compiled_by_make_setup():
-    """``python -m mattekit.kernels`` (make setup) compiles the modules in KERNEL_MODULES: every module of
-    mattekit that compiles numba kernels is listed there, so none is compiled silently on a first run."""
+    """``python -m mattekit.kernels`` (make setup) compiles pymatting and OWN_KERNELS: every module of mattekit
+    that compiles numba kernels is listed there, so none is compiled silently on a first run."""
     uses_numba = {
         ".".join(path.relative_to(SRC).with_suffix("").parts)
         for path in SRC.rglob("*.py")
         if re.search(r"^from numba import|^import numba", path.read_text(), re.MULTILINE)
     }
-    assert uses_numba and uses_numba <= set(kernels.KERNEL_MODULES)
+    assert uses_numba and uses_numba <= set(kernels.OWN_KERNELS)
 
 
-def test_an_empty_cache_means_the_metric_kernels_must_be_compiled(tmp_path, monkeypatch):
+@pytest.mark.parametrize("module", kernels.OWN_KERNELS)
+def test_the_metric_kernels_are_found_in_the_cache_as_numba_writes_it(module, tmp_path, monkeypatch):
+    """Each ``cache=True`` of a module is one index file once compiled (so a first run is announced, a warm one
+    is silent): the files numba wrote for this installation, copied into an empty cache, satisfy the check."""
+    kernels.prepare(module)
+    (source,) = kernels.kernel_sources(module)
+    warm = kernels.cache_folder(source.parent)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    module = "mattekit.evaluation.connectivity_kernel"
-    monkeypatch.delitem(sys.modules, module, raising=False)
-    assert not kernels.compiled(module)
-    (tmp_path / "connectivity_kernel.first_exit_levels-1.py311.nbi").write_bytes(b"")
-    assert kernels.compiled(module)
+    monkeypatch.delitem(sys.modules, module)
+    assert kernels.missing(module) == [source] and not kernels.compiled(module)
+    target = kernels.cache_folder(source.parent)
+    target.mkdir(parents=True)
+    for file in warm.glob(f"{source.stem}.*.nbi"):
+        shutil.copy2(file, target / file.name)
+    assert kernels.missing(module) == [] and kernels.compiled(module)

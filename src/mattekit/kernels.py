@@ -92,5 +92,7 @@ def prepare(module: str = "pymatting") -> ModuleType:
 
 
 if __name__ == "__main__":
+    if not all(compiled(name) for name in ("pymatting", *OWN_KERNELS)):
+        print(NOTICE, file=sys.stderr, flush=True)
     for name in ("pymatting", *OWN_KERNELS):
-        prepare(name)
+        importlib.import_module(name)

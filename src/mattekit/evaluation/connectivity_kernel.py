@@ -97,7 +97,7 @@ def _by_level(levels, steps):
     return order, starts
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _find(parent, x):
     """The root of x, halving the path on the way."""
     while parent[x] != x:
@@ -106,7 +106,7 @@ def _find(parent, x):
     return x
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _below(link, joined, x, level):
     """The root, in S_level, of the component holding x (x in S_level): links followed while joined >= level."""
     while link[x] >= 0 and joined[x] >= level:

@@ -36,7 +36,7 @@ _TILE_SIGNATURE = (
 )
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _reflect(i, n):
     """scipy's 'reflect' (d c b a | a b c d) index into a line of n, periodic beyond one reflection."""
     i %= 2 * n
