@@ -13,6 +13,7 @@ import numpy as np
 from mattekit.cli.predict import parse_weights
 from mattekit.engines import ENGINES, load_engine
 from mattekit.errors import UsageError
+from mattekit.extras import require
 from mattekit.interactive import Box, Session
 from mattekit.interactive.session import check_engine
 
@@ -62,13 +63,9 @@ def warm_up(engine) -> None:
 
 
 def run(args) -> int:
-    try:
-        import uvicorn
+    uvicorn, _, _ = require("serve", "uvicorn", "fastapi", "python_multipart", feature="mattekit serve")
+    from mattekit.server import create_app
 
-        from mattekit.server import create_app
-    except ImportError as e:
-        raise UsageError(f"mattekit serve needs the serve extra ({e.name} is missing): "
-                         "pip install 'mattekit[serve]'.") from None
     settings = settings_from(args)
     engine = load_engine(args.engine, weights=parse_weights(args.weights))
     check_engine(engine)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from mattekit import io, kernels
 from mattekit.data.composition import FOREGROUND_METHODS, check_mode, estimate_colours
-from mattekit.data.denoise import PROFILES, bm3d_denoise
+from mattekit.data.denoise import PROFILES, bm3d_denoise, require_bm3d
 from mattekit.data.samples import match_stems
 from mattekit.data.store import PixelStore, derived_key, file_key, to_uint8
 from mattekit.errors import InputError, UsageError
@@ -218,6 +218,8 @@ def precompute(pixels: Pixels, jobs: list, workers: int = 1, progress: bool = Tr
     """Compute the BM3D copies (and the estimated colours they start from) of ``jobs`` that are not stored yet,
     ``workers`` processes at a time; returns how many were computed."""
     todo = [job for job in jobs if not pixels.is_stored(job)]
+    if todo:
+        require_bm3d()  # here, not in a worker: a missing rssn extra is one sentence before any work
     bar = tqdm(total=len(todo), desc="BM3D", unit="image", disable=not progress or not todo)
     if workers <= 1:
         for job in todo:

@@ -7,7 +7,8 @@ which noise level it removes; here it is the image's own, estimated with scikit-
 1080p image on one core, which is why the RSSN code reads denoised copies from the pixel store and
 ``mattekit denoise`` computes them ahead, in parallel.
 
-Note: the ``bm3d`` package is licensed for non-commercial use only.
+Note: the ``bm3d`` package is licensed for non-commercial use only, so it is not a core dependency: it comes with
+the ``rssn`` extra (``pip install 'mattekit[rssn]'``); ``require_bm3d`` names that extra when it is missing.
 
 Example:
     >>> import numpy as np
@@ -19,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+
+from mattekit.extras import require
 
 PROFILES = ("np", "lc")  # the package's default profile and its low-complexity one (about 3x faster)
 MIN_SIGMA = 0.5  # grey levels: BM3D needs a positive noise level
@@ -37,12 +40,16 @@ def noise_level(image: np.ndarray) -> float:
     return max(sigma, MIN_SIGMA)
 
 
+def require_bm3d():
+    """The ``bm3d`` module, or the UsageError naming the ``rssn`` extra (checked before a batch of BM3D work)."""
+    return require("rssn", "bm3d", "bm3d.profiles", feature="BM3D denoising (RSSN)")[0]
+
+
 def bm3d_denoise(image: np.ndarray, profile: str = "np", sigma: float | None = None) -> np.ndarray:
     """BM3D-denoised uint8 RGB ``image``; ``sigma`` (grey levels) defaults to the image's estimated noise level."""
-    import bm3d
-    from bm3d.profiles import BM3DProfileLC
+    bm3d = require_bm3d()
 
     level = noise_level(image) if sigma is None else max(float(sigma), MIN_SIGMA)
-    settings = BM3DProfileLC() if profile == "lc" else "np"
+    settings = bm3d.profiles.BM3DProfileLC() if profile == "lc" else "np"
     out = bm3d.bm3d_rgb(image.astype(np.float32) / 255.0, level / 255.0, profile=settings)
     return np.round(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -35,18 +35,14 @@ import torch
 import torch.nn.functional as F
 
 from mattekit.errors import InputError, UsageError
+from mattekit.extras import require
 
 PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 
 def import_diffusers():
     """diffusers and transformers, or a UsageError naming the extra that installs them."""
-    try:
-        import diffusers
-        import transformers
-    except ImportError:
-        raise UsageError("diffusion synthesis needs the synth extra: pip install 'mattekit[synth]'.") from None
-    return diffusers, transformers
+    return tuple(require("synth", "diffusers", "transformers", feature="diffusion synthesis"))
 
 
 @dataclass

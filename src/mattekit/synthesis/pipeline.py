@@ -76,6 +76,7 @@ def synthesize_set(prompts: list[str], settings: Settings, out: str | Path, devi
                    progress: bool = True) -> dict:
     """Generate an image per sentence, interpret its people, keep those that pass; the manifest (also written)."""
     from mattekit.engines.gfm import pick_device
+    diffusion.import_diffusers()  # the synth extra first: nothing is read or written without it
     out = Path(out)
     if not prompts:
         raise UsageError("no sentences to generate images from.")

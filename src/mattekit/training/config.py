@@ -83,6 +83,8 @@ DEFAULTS: dict = {
     "checkpoint_every": 0,       # steps between checkpoints (0: at the end of every epoch)
     "keep": 2,                   # checkpoints kept besides the best one
     "log_every": 1,
+    "tensorboard": None,         # TensorBoard events besides the CSV logs: null = when the train extra is
+                                 # installed, true = required (stops before training without it), false = never
 }
 
 
@@ -186,6 +188,8 @@ def check_values(config: dict) -> None:
         if not number or (value < least if whole else value <= least):
             kind = f"a whole number of at least {least}" if whole else f"a number above {least:g}"
             raise UsageError(f"training setting {key} must be {kind}, not {value!r}.")
+    if config["tensorboard"] is not None and not isinstance(config["tensorboard"], bool):
+        raise UsageError(f"training setting tensorboard must be true, false or null, not {config['tensorboard']!r}.")
     for key in FLAGS:
         if not isinstance(setting(config, key), bool):
             raise UsageError(f"training setting {key} must be true or false, not {setting(config, key)!r}.")

@@ -10,8 +10,12 @@ DataParallel code also used per-GPU statistics); ``optim.freeze_bn`` keeps batch
 
 The run folder holds ``config.yaml``, ``log.csv`` (one row per logged step: epoch, step, loss, every term,
 learning rate, images per second), ``val.csv``, ``checkpoints/`` (see ``checkpoints``) and TensorBoard events
-when the ``tensorboard`` package is installed. ``--resume`` continues from the newest checkpoint exactly: same
-weights, optimizer moments, random state, and the same remaining samples of the interrupted epoch.
+(``tensorboard/``) as the ``tensorboard`` setting says: ``null`` (the default) writes them when the ``train`` extra
+is installed and says nothing when it is not, since the CSV logs hold the same numbers; ``true`` requires them, so a
+run that asks for TensorBoard and could not write it stops before its first step with the sentence naming the
+extra, rather than training for days without the logs it was asked for; ``false`` never writes them. ``--resume``
+continues from the newest checkpoint exactly: same weights, optimizer moments, random state, and the same remaining
+samples of the interrupted epoch.
 
 The learning rate is ``optim.lr`` throughout (``optim.schedule: constant``) or follows a cosine from ``optim.lr``
 at the first step to 0 after the last of ``optim.epochs`` (``cosine``; ``optim.max_steps`` stops a run early without
@@ -43,6 +47,7 @@ from tqdm import tqdm
 from mattekit.engines.gfm import autocast_dtype, pick_device
 from mattekit import kernels
 from mattekit.errors import UsageError
+from mattekit.extras import require
 from mattekit.training import checkpoints
 from mattekit.training.tasks import build_task
 
@@ -80,10 +85,26 @@ def set_batch_norm_eval(model: torch.nn.Module) -> None:
             m.eval()
 
 
-class Logs:
-    """log.csv, val.csv and TensorBoard (when installed), written by rank 0; rows past ``step`` are dropped."""
+def summary_writer(wanted: bool | None):
+    """TensorBoard's ``SummaryWriter`` class as the ``tensorboard`` setting says, or None: ``True`` requires the
+    ``train`` extra (a UsageError naming it), ``None`` uses it when installed, ``False`` never."""
+    if wanted is False:
+        return None
+    try:
+        require("train", "tensorboard", "torch.utils.tensorboard", feature="TensorBoard logging (tensorboard: true)")
+    except UsageError:
+        if wanted:
+            raise
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter
 
-    def __init__(self, run_dir: Path, step: int, enabled: bool):
+
+class Logs:
+    """log.csv, val.csv and TensorBoard (with ``board``, a ``SummaryWriter`` class), written by rank 0; rows past
+    ``step`` are dropped."""
+
+    def __init__(self, run_dir: Path, step: int, enabled: bool, board=None):
         self.run_dir, self.enabled, self.writers = run_dir, enabled, {}
         self.board = None
         if not enabled:
@@ -95,11 +116,8 @@ class Logs:
                 kept = [r for r in rows if int(r["step"]) <= step]
                 if kept != rows:
                     checkpoints.atomic_write(path, lambda tmp: self._rewrite(tmp, rows[0].keys(), kept))
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            self.board = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step + 1)
-        except ImportError:
-            self.board = None
+        if board is not None:
+            self.board = board(str(run_dir / "tensorboard"), purge_step=step + 1)
 
     @staticmethod
     def _rewrite(tmp, fields, rows) -> None:
@@ -133,6 +151,7 @@ def learning_rate(optim: dict, step: int, planned: int) -> float:
 
 def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     """Train as ``config`` says (see ``mattekit.training.config``); returns this run's (step, loss) pairs."""
+    board = summary_writer(config["tensorboard"])  # before any work: a run that asked for TensorBoard gets it
     rank, world, device = start_processes(config)
     optim, run_dir = config["optim"], Path(config["run_dir"])
     if optim["batch_size"] % world:
@@ -177,7 +196,7 @@ def train(config: dict, resume: bool = False) -> list[tuple[int, float]]:
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoints.atomic_write(run_dir / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(config)))
-    logs = Logs(run_dir, state["step"], rank == 0)
+    logs = Logs(run_dir, state["step"], rank == 0, board)
     history: list[tuple[int, float]] = []
     step = state["step"]
     bar = tqdm(total=last_step, initial=step, disable=rank != 0 or not config["progress"], unit="step")
