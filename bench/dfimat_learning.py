@@ -4,7 +4,8 @@ ISCN: the tiny ISCN (EfficientNet-Lite0 with its ImageNet weights, batch norm in
 scored afterwards is the one that trained) is trained through ``mattekit train`` (task iscn, click interaction,
 simulated rounds, Adam 5e-4) on the same three synthesised multi-person scenes every epoch; before
 and after, the IoU of the meant person's mask is measured on those scenes for one click at the person's innermost
-pixel, and for the first round of the simulated user (3 clicks).
+pixel (RITM's first click, ``interactive.simulate.ritm_click``), and for the first round of the simulated user
+(3 clicks of ``interactive.simulate.SimulatedUser("click", seed=sample["seed"])``, the user training plays).
 
 MRN: the tiny MRN is trained on one alphamatting image (GT04 by default) whose coarse input is its ground-truth
 alpha blurred with a Gaussian (sigma = 4 % of the shorter side); the SAD (/1000) of that blurred mask against the
@@ -26,12 +27,11 @@ import torch
 
 from mattekit.engines.dfimat_weights import read_dfimat
 from mattekit.evaluation.interactive import iou
-from mattekit.interactive.prompts import Click
+from mattekit.interactive.simulate import ritm_click
 from mattekit.models.dfimat import make_target
 from mattekit.training.config import load_config
-from mattekit.training.dfimat_interaction import first_round, innermost
 from mattekit.training.overfit import overfit_mrn
-from mattekit.training.task_dfimat import predict, scenes
+from mattekit.training.task_dfimat import predict, scenes, start
 from mattekit.training.trainer import train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -54,15 +54,13 @@ def click_ious(model, config: dict) -> tuple[float, float]:
     model.eval()
     for index in range(len(data)):
         sample = data[index]
-        gt = sample["alphas"][sample["target"]] > 0.5
+        gt = sample["alphas"][sample["target"]]
         image = torch.from_numpy(sample["image"]).permute(2, 0, 1)[None].float()
-        y, x = innermost(gt)
         with torch.no_grad():
             features = model.encode(image)
-            for prompts, out in (([Click(float(x), float(y))], one),
-                                 (first_round("click", gt, "", np.random.default_rng(sample["seed"])), first)):
+            for prompts, out in (([ritm_click(gt, np.zeros_like(gt))], one), (start(sample, "click").prompts, first)):
                 alpha = predict(model, features, [make_target(prompts, gt.shape)])[0]
-                out.append(iou(alpha, gt.astype(np.float32)))
+                out.append(iou(alpha, gt))
     return float(np.mean(one)), float(np.mean(first))
 
 

@@ -2,6 +2,7 @@
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,11 +10,12 @@ import torch
 
 from mattekit.data.layout_text import describe
 from mattekit.errors import UsageError
-from mattekit.interactive import Click, Scribble, Session
-from mattekit.interactive.prompts import rasterise
+from mattekit.interactive import Click, Session
+from mattekit.interactive.conflict import conflict_map
+from mattekit.interactive.simulate import SimulatedUser, play
 from mattekit.training.config import load_config
 from mattekit.training.dfimat_data import perturb_mask
-from mattekit.training.dfimat_interaction import corrections, first_round
+from mattekit.training.task_dfimat import SCENE, rounds_before, start
 from mattekit.training.overfit import overfit_mrn
 from mattekit.training.trainer import learning_rate, train
 
@@ -72,26 +74,41 @@ def test_layout_text_names_one_person():
     assert describe(alphas, 3) == ["the person on the right"]  # as wide as person 1: not "the largest"
 
 
-def test_simulated_user_corrects_the_largest_errors_with_the_right_polarity():
-    gt = np.zeros((60, 60), bool)
-    gt[10:50, 10:30] = True
-    pred = np.zeros_like(gt)
-    pred[10:30, 10:30] = True  # missed the lower half
-    pred[5:15, 40:58] = True  # a false detection
-    pred[50:52, 50:52] = True  # a small one
-    rng = np.random.default_rng(0)
-    clicks = corrections("click", gt, pred, rng)
-    assert [c.positive for c in clicks] == [True, False, False]
-    assert gt[int(clicks[0].y), int(clicks[0].x)] and pred[int(clicks[1].y), int(clicks[1].x)]
-    for scribble in corrections("scribble", gt, pred, rng):
-        pixels = rasterise(Scribble(scribble.points), gt.shape, 1.0)
-        error = (gt & ~pred) if scribble.positive else (pred & ~gt)
-        assert all(error[int(y), int(x)] for x, y in scribble.points) and pixels.any()
-    assert corrections("click", gt, gt, rng) == [] and corrections("box", gt, pred, rng) == []
-    box = first_round("box", gt, "", np.random.default_rng(1))[0]
-    assert box.x0 <= 10 and box.y0 <= 10 and box.x1 >= 29 and box.y1 >= 49 and box.x1 - box.x0 <= 22
-    mixed = first_round("mixed", gt, "the person on the left", np.random.default_rng(2))
-    assert mixed[0].text == "the person on the left" and len(mixed) >= 2
+def test_training_plays_the_evaluation_user_round_by_round():
+    # the user the network trains with is interactive.simulate's, the one `mattekit eval --interaction` scores with
+    alphas = np.zeros((2, 60, 60), np.float32)
+    alphas[0, 10:50, 2:8] = 1
+    alphas[1, 10:50, 10:30] = 1
+    sample = {"alphas": alphas, "target": 1, "text": "the person on the right", "seed": 11}
+    first = np.zeros((60, 60), np.float32)
+    first[10:30, 10:30] = 1  # missed the lower half
+    first[5:15, 40:58] = 1  # a false detection
+    second = alphas[1].copy()
+    second[45:50, 10:30] = 0
+    predictions = iter([first, second, alphas[1]])
+    session = SimpleNamespace(round=lambda prompts, instance: SimpleNamespace(alpha=next(predictions)))
+    for kind in ("click", "mixed", "scribble"):
+        predictions = iter([first, second, alphas[1]])
+        played = play(lambda image: session, np.zeros((60, 60, 3), np.uint8), alphas[1], SCENE,
+                      SimulatedUser(kind, seed=11, rounds=4), sample["text"], instance=1)
+        training = start(sample, kind, rounds=4)
+        assert training.prompts == played[0].prompts and training.prompts == start(sample, kind, rounds=4).prompts
+        for result, alpha in zip(played[1:], (first, second)):
+            before = training.prompts
+            training.advance(alpha)
+            assert training.prompts == before + result.prompts and training.previous is alpha
+            assert np.array_equal(training.conflict, conflict_map(alpha, result.prompts, (60, 60)))
+        assert len(played) == 3  # the third prediction is right: no fourth round
+        training.advance(alphas[1])
+        assert training.prompts == sum((r.prompts for r in played), []) and training.round == 3
+    for click in start(sample, "click").user.next_round(alphas[1], first, 1, SCENE):
+        missed, extra = alphas[1][int(click.y), int(click.x)] > 0.5, first[int(click.y), int(click.x)] > 0.5
+        assert (missed and not extra) if click.positive else (extra and not missed)
+    counts = [rounds_before(start(dict(sample, seed=s), "click"), 5) for s in range(20)]
+    assert counts == [rounds_before(start(dict(sample, seed=s), "click"), 5) for s in range(20)]
+    assert set(counts) <= set(range(5)) and len(set(counts)) > 1
+    assert rounds_before(start(sample, "box", rounds=5), 5) == 0 and start(sample, "text").prompts[0].text == \
+        "the person on the right"
     alpha = np.zeros((64, 64), np.float32)
     alpha[16:48, 16:48] = 1
     assert np.array_equal(perturb_mask(alpha, np.random.default_rng(3)), perturb_mask(alpha, np.random.default_rng(3)))

@@ -65,6 +65,7 @@ DEFAULTS: dict = {
         "settings": {},          # ISCN or MRN settings changed from the preset
         "interaction": "mixed",  # simulated user: click, scribble, box, text or mixed
         "rounds": 5,             # rounds per sample: up to rounds-1 without gradients before the trained one
+        "box_jitter": 0,         # box user: each side pushed out by 0..this many pixels (eval's --box-jitter)
         "points": None,          # iscn: Eq. 6 mask terms on this many points per mask (None: every 1/4 pixel)
         "deep_supervision": True,  # iscn: Eq. 6 on every decoder layer's prediction too
         "scenes": 1000,          # synthesised scenes per epoch

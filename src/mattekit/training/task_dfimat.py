@@ -7,11 +7,13 @@ per epoch, ``data.output`` pixels square; ``data.augment: false`` keeps the same
 (``data.track: instances``) real images with per-instance alphas, ``data.train=him2k:PATH`` (``data.split``);
 validation still uses synthesised scenes (``data.fg``, ``data.bg``).
 
-ISCN: each sample plays the simulated user (``training.dfimat_interaction``, ``dfimat.interaction``: click,
-scribble, box, text or mixed): round 1 from the ground truth, then a seeded random number (0 to
-``dfimat.rounds`` − 1) of rounds without gradients, the network in inference mode, each adding corrections in the
-error areas of its prediction with the conflict map and previous mask of the Session; the next round is trained
-with Eq. 6 (``training.dfimat_losses.iscn_loss``; ``dfimat.points``: point sampling, ``dfimat.deep_supervision``).
+ISCN: each sample plays the simulated user of the interactive core, the one ``mattekit eval --interaction``
+scores with (``interactive.simulate.SimulatedUser(dfimat.interaction, seed=sample["seed"],
+box_jitter=dfimat.box_jitter)``, the target person as its instance; click, scribble, box, text or mixed): round 1
+from the ground truth, then a seeded random number (0 to ``dfimat.rounds`` − 1) of rounds without gradients, the
+network in inference mode, each adding the user's corrections in the error areas of its prediction with the
+conflict map and previous mask of the Session; the next round is trained with Eq. 6
+(``training.dfimat_losses.iscn_loss``; ``dfimat.points``: point sampling, ``dfimat.deep_supervision``).
 
 MRN: the coarse mask of the target is ISCN's after the same simulated rounds (``dfimat.coarse: iscn``, ISCN from
 ``dfimat.iscn_weights``, frozen) or the ground truth perturbed as Mask Guided Matting does (``perturbed``); loss
@@ -39,46 +41,67 @@ from mattekit.engines.dfimat_weights import read_dfimat, write_dfimat
 from mattekit.errors import UsageError
 from mattekit.evaluation.interactive import iou
 from mattekit.interactive.conflict import conflict_map
+from mattekit.interactive.simulate import KINDS, SimulatedUser
 from mattekit.models.dfimat import ISCN, MRN, iscn_settings, make_target, mrn_settings
 from mattekit.training.dfimat_data import (InstanceSet, SceneSet, collate, load_backgrounds, load_pool,
                                            perturb_mask)
-from mattekit.training.dfimat_interaction import check_kind, corrections, first_round, rounds_before
 from mattekit.training.dfimat_losses import iscn_loss, mrn_loss
 
 VAL_SCENES = 8
 VAL_SEED_OFFSET = 1_000_003
 ISCN_METRICS = ("iou_gap",)
+TRAINING_KINDS = tuple(k for k in KINDS if k != "ritm")  # DFIMat §5.2's input types
+SCENE = "scene"  # the image name the simulated user's draws are keyed by (the sample seed tells scenes apart)
 MRN_METRICS = ("sad", "mse")
 
 
 @dataclass
 class Play:
-    """One sample's simulated interaction: its ground truth, all prompts so far, previous alpha, conflict map."""
+    """One sample's simulated interaction: its user, target alpha and instance, all prompts so far, the round
+    played last (0-based), the previous alpha and the conflict map."""
 
+    user: SimulatedUser
     gt: np.ndarray
-    text: str
-    rng: np.random.Generator
+    instance: int
     prompts: list
     seed: int
+    round: int = 0
     previous: np.ndarray | None = None
     conflict: np.ndarray | None = None
 
     def target(self, image: int):
         return make_target(self.prompts, self.gt.shape, 1.0, self.conflict, self.previous, image, self.seed)
 
-    def advance(self, kind: str, alpha: np.ndarray) -> None:
-        """Add the next round's corrections for the prediction ``alpha`` (nothing if it is right)."""
-        new = corrections(kind, self.gt, alpha > 0.5, self.rng)
+    def advance(self, alpha: np.ndarray) -> None:
+        """Add the user's next round for the prediction ``alpha`` (nothing if it is right)."""
+        self.round += 1
+        new = self.user.next_round(self.gt, alpha, self.round, SCENE, self.prompts, self.instance)
         if new:
             self.conflict = conflict_map(alpha, new, self.gt.shape)
             self.previous = alpha
             self.prompts = self.prompts + new
 
 
-def start(sample: dict, kind: str) -> Play:
-    rng = np.random.default_rng(sample["seed"])
-    gt = sample["alphas"][sample["target"]] > 0.5
-    return Play(gt, sample["text"], rng, first_round(kind, gt, sample["text"], rng), sample["seed"])
+def start(sample: dict, kind: str, rounds: int | None = None, box_jitter: int = 0) -> Play:
+    """Round 1 of ``SimulatedUser(kind, seed=sample["seed"])`` on the sample's target person.
+
+    >>> alphas = np.zeros((2, 32, 32), np.float32); alphas[0, 4:28, 2:12] = 1; alphas[1, 4:28, 18:30] = 1
+    >>> play = start({"alphas": alphas, "target": 1, "text": "the person on the right", "seed": 7}, "box")
+    >>> play.prompts
+    [Box(x0=18.0, y0=4.0, x1=29.0, y1=27.0)]
+    """
+    if kind in ("box", "text"):
+        rounds = None
+    user = SimulatedUser(kind, seed=sample["seed"], rounds=rounds, box_jitter=box_jitter)
+    gt = sample["alphas"][sample["target"]]
+    return Play(user, gt, sample["target"], user.first_round(gt, SCENE, sample["text"], sample["target"]),
+                sample["seed"])
+
+
+def rounds_before(play: Play, most: int) -> int:
+    """How many no-gradient rounds a sample plays before its trained one: 0..most-1 drawn from its seed (0 for
+    box and text, single rounds)."""
+    return 0 if play.user.rounds == 1 else int(np.random.default_rng(play.seed).integers(most))
 
 
 def predict(iscn: ISCN, features: dict, targets: list) -> list[np.ndarray]:
@@ -90,7 +113,7 @@ def predict(iscn: ISCN, features: dict, targets: list) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], kind: str, counts: list[int]) -> None:
+def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], counts: list[int]) -> None:
     """Play ``counts[i]`` rounds of corrections for sample ``i`` with ``iscn`` in inference mode (no gradients)."""
     if max(counts, default=0) == 0:
         return
@@ -100,7 +123,7 @@ def play_rounds(iscn: ISCN, images: torch.Tensor, plays: list[Play], kind: str, 
     for r in range(max(counts)):
         active = [i for i in range(len(plays)) if counts[i] > r]
         for i, alpha in zip(active, predict(iscn, features, [plays[i].target(i) for i in active])):
-            plays[i].advance(kind, alpha)
+            plays[i].advance(alpha)
     for module, training in modes:
         module.training = training
 
@@ -134,7 +157,9 @@ class DFIMatTask:
 
     def __init__(self, config: dict):
         self.config, self.options = config, config["dfimat"]
-        self.kind = check_kind(self.options["interaction"])
+        self.kind = self.options["interaction"]
+        if self.kind not in TRAINING_KINDS:
+            raise UsageError(f"dfimat.interaction must be one of {', '.join(TRAINING_KINDS)}, not {self.kind!r}.")
 
     def dataset(self):
         return scenes(self.config)
@@ -155,8 +180,11 @@ class DFIMatTask:
                              f"not {val['metric']!r}.")
 
     def plays(self, batch: dict) -> tuple[list[Play], list[int]]:
-        plays = [start(s, self.kind) for s in batch["samples"]]
-        return plays, [rounds_before(self.kind, self.options["rounds"], p.rng) for p in plays]
+        plays = [self.start(s) for s in batch["samples"]]
+        return plays, [rounds_before(p, self.options["rounds"]) for p in plays]
+
+    def start(self, sample: dict) -> Play:
+        return start(sample, self.kind, self.options["rounds"], self.options["box_jitter"])
 
 
 class ISCNTask(DFIMatTask):
@@ -177,7 +205,7 @@ class ISCNTask(DFIMatTask):
         module = getattr(net, "module", net)
         images = batch["images"]
         plays, counts = self.plays(batch)
-        play_rounds(module, images, plays, self.kind, counts)
+        play_rounds(module, images, plays, counts)
         with cast:
             out = net(images, [p.target(i) for i, p in enumerate(plays)])
         out = {**out, "masks": out["masks"].float(), "classes": out["classes"].float(),
@@ -192,19 +220,18 @@ class ISCNTask(DFIMatTask):
     def validate(self, model: ISCN, device: torch.device) -> dict[str, float]:
         model.eval()
         data = scenes(self.config, validation=True)
-        rounds = 1 if self.kind in ("box", "text") else self.options["rounds"]
         per_round = []
         for index in range(len(data)):
             sample = data[index]
             image = torch.from_numpy(sample["image"]).permute(2, 0, 1)[None].float().to(device)
-            play = start(sample, self.kind)
+            play = self.start(sample)
             with torch.no_grad():
                 features = model.encode(image)
                 ious = []
-                for r in range(rounds):
+                for _ in range(play.user.rounds):
                     alpha = predict(model, features, [play.target(0)])[0]
-                    ious.append(iou(alpha, play.gt.astype(np.float32)))
-                    play.advance(self.kind, alpha)
+                    ious.append(iou(alpha, play.gt))
+                    play.advance(alpha)
             per_round.append(ious)
         curve = np.mean(per_round, axis=0)
         scores = {f"iou_r{r + 1}": float(v) for r, v in enumerate(curve)}
@@ -248,7 +275,7 @@ class MRNTask(DFIMatTask):
             return torch.from_numpy(np.stack(masks))[:, None].to(images.device)
         self.iscn.to(images.device)
         plays, counts = self.plays(batch)
-        play_rounds(self.iscn, images, plays, self.kind, counts)
+        play_rounds(self.iscn, images, plays, counts)
         with torch.no_grad():
             alphas = predict(self.iscn.eval(), self.iscn.encode(images), [p.target(i) for i, p in enumerate(plays)])
         return torch.from_numpy(np.stack(alphas))[:, None].to(images.device)
