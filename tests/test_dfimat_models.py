@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from mattekit.interactive.prompts import Box, Click, Scribble, Text, rasterise
 from mattekit.models.dfimat import ISCN, MRN, iscn_settings, make_target, mrn_settings
 from mattekit.models.dfimat.decoder import MEMORY, OBJECT, TEXT, VISUAL, prompt_attention_mask
+from mattekit.models.dfimat.mrn import dilate, ellipse_kernel, uncertain_region
 from mattekit.models.dfimat.prompts import sample_features, sample_points
 from mattekit.training.dfimat_losses import hard_l1, iscn_loss, iscn_terms, mrn_loss, pair_costs
 
@@ -56,6 +58,20 @@ def test_mrn_outputs_and_prm_rule():
         assert torch.equal(out["alpha"], expected)
     assert sum(p.numel() for p in MRN(mrn_settings("dfimat-s")).parameters()) < 0.5 * sum(
         p.numel() for p in MRN(mrn_settings("dfimat")).parameters())
+
+
+def test_prm_dilation_is_the_ellipse_convolution():
+    # the region MGMatting defines as conv2d(unknown, ellipse) > 0, computed by row-wise max-pools
+    generator = torch.Generator().manual_seed(0)
+    unknown = (torch.rand(2, 1, 37, 53, generator=generator) > 0.97).float()
+    unknown[0, 0, 0, 0] = unknown[1, 0, -1, -1] = 1  # at the corners: the image border counts as 0
+    for width in (1, 2, 5, 8, 15, 30):
+        kernel = ellipse_kernel(width)
+        expected = F.conv2d(unknown, kernel, padding=kernel.shape[-1] // 2) > 0
+        assert torch.equal(dilate(unknown, kernel), expected), width
+    alpha = torch.zeros(1, 1, 9, 9)
+    alpha[0, 0, 4, 4] = 0.5
+    assert uncertain_region(alpha, 3)[0, 0].sum() == 9 and not uncertain_region(alpha * 0, 3).any()
 
 
 def test_visual_sampler_samples_inside_the_prompt_masks_and_reads_the_features_there():

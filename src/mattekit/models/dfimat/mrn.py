@@ -48,12 +48,33 @@ def ellipse_kernel(width: int, device=None) -> torch.Tensor:
     return ((r[:, None] ** 2 + r[None, :] ** 2) <= (k / 2) ** 2).float()[None, None]
 
 
+def dilate(mask: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Binary dilation of a (B, 1, H, W) 0/1 float ``mask`` by a symmetric (1, 1, k, k) 0/1 ``kernel`` whose rows
+    are centred runs (an ellipse), outside the image counting as 0: what ``conv2d(mask, kernel) > 0`` gives, as a
+    horizontal max-pool per distinct run length, shifted row by row (a 1-channel convolution with a large kernel
+    is slow on a CPU: 1.1 s against 0.15 s for width 15 at 1024x576).
+
+    >>> m = torch.zeros(1, 1, 5, 5); m[0, 0, 2, 2] = 1
+    >>> dilate(m, ellipse_kernel(3))[0, 0].int().tolist()
+    [[0, 0, 0, 0, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 0]]
+    """
+    rows, height = kernel[0, 0], mask.shape[-2]
+    reach = rows.shape[0] // 2
+    runs, out = {}, None
+    for dy, row in enumerate(rows):
+        half = int(row.sum()) // 2
+        if half not in runs:
+            runs[half] = F.pad(F.max_pool2d(mask, (1, 2 * half + 1), stride=1, padding=(0, half)), (0, 0, reach, reach))
+        shifted = runs[half][..., dy:dy + height, :]
+        out = shifted if out is None else torch.maximum(out, shifted)
+    return out > 0
+
+
 def uncertain_region(alpha: torch.Tensor, width: int) -> torch.Tensor:
     """MGMatting's region: pixels with 1/255 <= alpha <= 1 - 1/255, dilated with an ellipse of ``width`` (B,1,H,W)
     bool."""
     unknown = ((alpha >= 1 / 255) & (alpha <= 1 - 1 / 255)).float()
-    kernel = ellipse_kernel(width, alpha.device)
-    return F.conv2d(unknown, kernel, padding=kernel.shape[-1] // 2) > 0
+    return dilate(unknown, ellipse_kernel(width, alpha.device))
 
 
 class MRN(nn.Module):
