@@ -11,7 +11,7 @@ MRN: the tiny MRN is trained on one alphamatting image (GT04 by default) whose c
 alpha blurred with a Gaussian (sigma = 4 % of the shorter side); the SAD (/1000) of that blurred mask against the
 ground truth is compared with MRN's output.
 
-Run: PYTHONPATH=src python bench/dfimat_learning.py [--steps-iscn N] [--steps-mrn N] [--size S]
+Run: PYTHONPATH=src python bench/dfimat_learning.py [--steps-iscn N] [--steps-mrn N] [--size S] [--seed K]
 """
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ def click_ious(model, config: dict) -> tuple[float, float]:
     return float(np.mean(one)), float(np.mean(first))
 
 
-def learn_iscn(steps: int, size: int) -> dict:
+def learn_iscn(steps: int, size: int, seed: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        config = iscn_config(Path(tmp) / "run", steps, size)
+        config = iscn_config(Path(tmp) / "run", steps, size, seed)
         from mattekit.training.tasks import build_task
         torch.manual_seed(config["seed"])
         before = click_ious(build_task(config).build(fresh=True), config)
@@ -75,7 +75,7 @@ def learn_iscn(steps: int, size: int) -> dict:
         seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
         last = sorted((Path(tmp) / "run" / "checkpoints").glob("step-*.safetensors"))[-1]
         after = click_ious(read_dfimat([last])[0], config)
-    return {"steps": len(history), "size": size, "one_click_iou_before": before[0], "one_click_iou_after": after[0],
+    return {"steps": len(history), "size": size, "seed": seed, "one_click_iou_before": before[0], "one_click_iou_after": after[0],
             "first_round_iou_before": before[1], "first_round_iou_after": after[1],
             "loss_first": history[0][1], "loss_last": history[-1][1], "seconds": seconds, "cpu_seconds": cpu_seconds}
 
@@ -94,12 +94,13 @@ def main() -> None:
     parser.add_argument("--steps-iscn", type=int, default=150)
     parser.add_argument("--steps-mrn", type=int, default=150)
     parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--seed", type=int, default=0, help="the ISCN run's seed (its scenes, user and weights)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.steps_mrn:
         print(json.dumps({"mrn": learn_mrn(args.steps_mrn, args.size)}, indent=1))
     if args.steps_iscn:
-        print(json.dumps({"iscn": learn_iscn(args.steps_iscn, args.size)}, indent=1))
+        print(json.dumps({"iscn": learn_iscn(args.steps_iscn, args.size, args.seed)}, indent=1))
 
 
 if __name__ == "__main__":
