@@ -13,8 +13,9 @@ foreground map (``prior``, bool at the working size: every person or salient obj
   standing at the click would be) probable foreground, and GrabCut separates them along colour edges;
 - ``correct``: a later round's conflict regions (DFIMat's M_ref) change the previous mask locally: each conflict
   blob is grown into the region it sits in by GrabCut in a window around it (the previous mask as the probable
-  labels, every prompt as a hard label), and only the changed region that contains the blob is taken, the rest of
-  the previous mask kept (as FocalClick's progressive merge, Chen et al., CVPR 2022, arXiv 2204.02574);
+  labels, every prompt as a hard label; a window over ``CORRECTION_PIXELS`` is cut downscaled, so a round's cost
+  is bounded), and only the changed region that contains the blob is taken, the rest of the previous mask kept (as
+  FocalClick's progressive merge, Chen et al., CVPR 2022, arXiv 2204.02574);
 - ``candidates``: the instances a sentence or a click can mean, with box, mask, kind, area and score.
 
 Example:
@@ -37,10 +38,11 @@ from mattekit.interactive.text import Candidate
 
 BOX_MARGIN = 0.1  # share of the box's size added on each side for GrabCut's colour models
 GRABCUT_ITERATIONS = 2
+CORRECTION_PIXELS = 40_000  # a correction's GrabCut window larger than this (working pixels) is cut downscaled
 OTHER_PEAK = 0.5  # another torso: a distance-transform maximum at least this share of the clicked one's ...
 OTHER_DISTANCE = 2.0  # ... and further than this many times the clicked one's distance value from the click
 BAND_WIDTH = 1.5  # half-width of the clicked person's vertical band, in the click's distance values
-BAND_ABOVE = 2.5  # how far above the click the band starts (the head), in the same unit
+BAND_ABOVE = 6.0  # how far above the click the band starts (the head), in the same unit
 MIN_PERSON = 0.2  # a separated person smaller than this share of its group is a failed cut: the group is kept
 MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less than this share of the mask
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
@@ -57,20 +59,50 @@ def touched(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return keep[regions]
 
 
-def grabcut(image: np.ndarray, labels: np.ndarray, window=None, iterations: int = GRABCUT_ITERATIONS) -> np.ndarray:
+def grabcut(image: np.ndarray, labels: np.ndarray, window=None, iterations: int = GRABCUT_ITERATIONS,
+            max_pixels: int | None = None) -> np.ndarray:
     """Foreground (bool) of GrabCut on ``labels`` (cv2.GC_* values), run on the ``window`` (x0, y0, x1, y1) only
-    (labels outside it kept); the labels as they are when they hold only one side."""
+    (labels outside it kept); the labels as they are when they hold only one side. A window of more than
+    ``max_pixels`` is cut downscaled (``shrink_labels``), the cut upsampled and the hard labels put back."""
     x0, y0, x1, y1 = window or (0, 0, labels.shape[1], labels.shape[0])
     crop = np.ascontiguousarray(labels[y0:y1, x0:x1])
-    foreground = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
-    if foreground.any() and not foreground.all():
+    cut = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+    if cut.any() and not cut.all():
+        scale = min(1.0, ((max_pixels or crop.size) / crop.size) ** 0.5)
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        small = shrink_labels(crop, size) if scale < 1 else crop.copy()
+        colours = image[y0:y1, x0:x1]
+        colours = cv2.resize(colours, size, interpolation=cv2.INTER_AREA) if scale < 1 else colours
         models = np.zeros((1, 65)), np.zeros((1, 65))
         cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's global generator: the same cut every time
-        cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), crop, None, *models, iterations,
-                    cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(np.ascontiguousarray(colours), small, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
+        cut = ((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.float32)
+        if scale < 1:
+            cut = cv2.resize(cut, crop.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        cut = ((cut > 0.5) | (crop == cv2.GC_FGD)) & (crop != cv2.GC_BGD)
     result = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-    result[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+    result[y0:y1, x0:x1] = cut
     return result
+
+
+def shrink_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """GrabCut ``labels`` at ``size`` (W, H): a small pixel is a hard label where that label covers at least half
+    of it or most of it nearby (so a thin stroke keeps a pixel), else probable foreground where the foreground
+    labels cover at least half of it.
+
+    >>> labels = np.full((8, 8), cv2.GC_PR_BGD, np.uint8); labels[:, 4:] = cv2.GC_PR_FGD; labels[1, 1] = cv2.GC_FGD
+    >>> shrink_labels(labels, (4, 4)).tolist()[0]
+    [1, 2, 3, 3]
+    """
+    def share(*values) -> np.ndarray:
+        return cv2.resize(np.isin(labels, values).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+    foreground = share(cv2.GC_FGD, cv2.GC_PR_FGD)
+    small = np.where(foreground >= 0.5, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    for value in (cv2.GC_BGD, cv2.GC_FGD):  # foreground last: a click wins over the background around it
+        part = share(value)
+        small[(part >= 0.5) | ((part > 0) & (part >= cv2.dilate(part, np.ones((3, 3), np.uint8))))] = value
+    return small
 
 
 def expand(box, shape, margin: float) -> tuple[int, int, int, int]:
@@ -91,12 +123,14 @@ def box_cut(image: np.ndarray, prior: np.ndarray, box) -> np.ndarray:
 
 
 def other_torsos(prior: np.ndarray, point: tuple[int, int]) -> list[tuple[int, int]]:
-    """(row, column) of the prior's thick parts that belong to someone else than the one at ``point``."""
+    """(row, column) of the prior's thick parts that belong to someone else than the one at ``point``: far from
+    it, and not a thinner part above it within its band (that is its own head)."""
     distance = padded_distance(prior)
     own = distance[point]
     peaks = peak_local_max(distance, min_distance=max(2, round(own / 2)), threshold_abs=OTHER_PEAK * own,
                            exclude_border=False)
-    return [tuple(p) for p in peaks if np.hypot(p[0] - point[0], p[1] - point[1]) > OTHER_DISTANCE * own]
+    return [tuple(p) for p in peaks if np.hypot(p[0] - point[0], p[1] - point[1]) > OTHER_DISTANCE * own
+            and not (p[0] < point[0] and abs(p[1] - point[1]) < BAND_WIDTH * own and distance[tuple(p)] < own)]
 
 
 def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> np.ndarray:
@@ -115,7 +149,7 @@ def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> 
     for row, column in others:
         cv2.circle(labels, (int(column), int(row)), max(2, round(distance[row, column] / 2)), cv2.GC_BGD, -1)
     cv2.circle(labels, (int(point[1]), int(point[0])), max(2, round(own / 2)), cv2.GC_FGD, -1)
-    mask = touched(grabcut(image, labels, _bounds(region), iterations=3), _dot(prior.shape, point))
+    mask = touched(grabcut(image, labels, bounds(region), iterations=3), _dot(prior.shape, point))
     return mask if mask.sum() >= MIN_PERSON * region.sum() else region
 
 
@@ -163,7 +197,7 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
     seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
-    changed = (grabcut(image, labels, (x0, y0, x1, y1)) == wanted) & side
+    changed = (grabcut(image, labels, (x0, y0, x1, y1), max_pixels=CORRECTION_PIXELS) == wanted) & side
     return touched(changed | blob, blob)
 
 
@@ -186,7 +220,7 @@ def candidates(image: np.ndarray, prob: np.ndarray, kind: str, min_share: float 
             masks = [person_cut(image, region, p) for p in [centre, *other_torsos(region, centre)]]
         for mask in masks:
             if mask.any():
-                found.append(Candidate(_bounds(mask), kind, float(mask.sum()), float(prob[mask].mean()), mask))
+                found.append(Candidate(bounds(mask), kind, float(mask.sum()), float(prob[mask].mean()), mask))
     return sorted(found, key=lambda c: -c.area)
 
 
@@ -200,6 +234,7 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+def bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the set pixels of ``mask``, ends exclusive."""
     rows, columns = np.nonzero(mask)
     return int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1

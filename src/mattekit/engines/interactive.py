@@ -13,7 +13,8 @@ person means and refining its matte. Without trained DFIMat weights, this engine
   each conflict blob growing into the wrong region it sits in (``capture.correct``);
 - refinement: a trimap around that mask (the segmenter's unsure pixels widen it where it agrees with the mask;
   click and scribble pixels are known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
-  colours as the default engine.
+  colours as the default engine. A later round solves again only windows around the pixels whose trimap label
+  changed (``changed_windows``), the session's state remembering the last rounds' trimaps and mattes.
 
 Example:
     >>> from mattekit.interactive import Box, Session                      # doctest: +SKIP
@@ -23,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import cv2
@@ -40,6 +42,9 @@ from mattekit.matting.foreground import estimate_foreground
 from mattekit.matting.trimap import trimap_from_probability
 
 KINDS = {"modnet": "person", "u2netp": "object"}  # what the trusted segmenter finds
+REFINE_MARGIN = 32  # pixels: a later round solves the changed window with twice this margin and keeps this much less
+REFINE_SHARE = 0.5  # a changed window larger than this share of the image is solved whole
+REMEMBERED = 4  # rounds whose trimap and matte a session keeps for the next round
 
 
 class ImageState:
@@ -55,6 +60,17 @@ class ImageState:
         self.segmenters = segmenters
         self._crops: dict[tuple, tuple[np.ndarray, str, np.ndarray]] = {}
         self._candidates: list[Candidate] | None = None
+        self._mattes: dict[bytes, tuple[np.ndarray, Matte]] = {}  # alpha digest -> that round's trimap and matte
+
+    def remember(self, trimap: np.ndarray, matte: Matte) -> None:
+        """Keep a round's trimap and matte (the last ``REMEMBERED``) for a later round that starts from it."""
+        self._mattes[_digest(matte.alpha)] = trimap, matte
+        while len(self._mattes) > REMEMBERED:
+            self._mattes.pop(next(iter(self._mattes)))
+
+    def matte_after(self, previous: np.ndarray | None) -> tuple[np.ndarray, Matte] | None:
+        """The trimap and matte of the round whose alpha is ``previous``, if remembered."""
+        return None if previous is None else self._mattes.get(_digest(previous))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -108,14 +124,17 @@ def candidates(state: ImageState) -> list[Candidate]:
 
 class InteractiveEngine:
     """Offline interactive matting; see the module docstring. ``work_pixels``: the semantic capture's working
-    resolution; ``focus_pixels``: the refinement's."""
+    resolution; ``focus_pixels``: the refinement's; ``colour_pixels``: the foreground colours' (they vary
+    slowly: ``mattekit.matting.foreground``)."""
 
     name = "interactive"
 
-    def __init__(self, weights=None, work_pixels: int = 300_000, focus_pixels: int = 400_000):
+    def __init__(self, weights=None, work_pixels: int = 300_000, focus_pixels: int = 400_000,
+                 colour_pixels: int = 150_000):
         self.defaults = DefaultEngine(weights=weights)
         self.work_pixels = work_pixels
         self.focus_pixels = focus_pixels
+        self.colour_pixels = colour_pixels
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> Matte:
         """Automatic or trimap-based matting, as the default engine (no prompts)."""
@@ -136,8 +155,33 @@ class InteractiveEngine:
         trimap = trimap_from_probability(glance)
         positive, negative = label_masks(prompts, (height, width))
         trimap[positive], trimap[negative] = 255, 0
-        alpha = solve_focus(image, trimap, self.focus_pixels)
-        return Matte(alpha=alpha, foreground=estimate_foreground(image, alpha, self.focus_pixels))
+        matte = self.refine(image, trimap, state.matte_after(given.previous))
+        state.remember(trimap, matte)
+        return matte
+
+    def refine(self, image: np.ndarray, trimap: np.ndarray, earlier: tuple | None) -> Matte:
+        """The matte for ``trimap``. With ``earlier`` (the trimap and matte of the round before), only windows
+        around the pixels whose trimap label changed are solved again (``changed_windows``), each at the scale the
+        whole image would be solved at, and the rest of the earlier matte is kept."""
+        height, width = trimap.shape
+        windows = None if earlier is None else changed_windows(trimap != earlier[0])
+        if windows == []:
+            return earlier[1]
+        if windows is None or sum((y1 - y0) * (x1 - x0) for x0, y0, x1, y1 in windows) > REFINE_SHARE * trimap.size:
+            alpha = solve_focus(image, trimap, self.focus_pixels)
+            return Matte(alpha=alpha, foreground=estimate_foreground(image, alpha, self.colour_pixels))
+        matte = Matte(alpha=earlier[1].alpha.copy(), foreground=earlier[1].foreground.copy())
+        for x0, y0, x1, y1 in windows:
+            share = (x1 - x0) * (y1 - y0) / trimap.size
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            alpha = solve_focus(crop, trimap[y0:y1, x0:x1], max(1, round(self.focus_pixels * share)))
+            foreground = estimate_foreground(crop, alpha, max(1, round(self.colour_pixels * share)))
+            # Only the window's inside is kept: near its cut edges the solve lacks its neighbours.
+            inner = tuple(slice(lo + REFINE_MARGIN if lo else 0, hi - REFINE_MARGIN if hi < end else hi)
+                          for lo, hi, end in ((y0, y1, height), (x0, x1, width)))
+            local = tuple(slice(part.start - lo, part.stop - lo) for part, lo in zip(inner, (y0, x0)))
+            matte.alpha[inner], matte.foreground[inner] = alpha[local], foreground[local]
+        return matte
 
     def capture(self, state: ImageState, given) -> tuple[np.ndarray, np.ndarray]:
         """The instance mask (bool, working size) and the prior probability behind it."""
@@ -191,6 +235,28 @@ class InteractiveEngine:
         distance = capture.padded_distance(prior)
         point = np.unravel_index(np.argmax(np.where(pixels, distance, -1)), distance.shape)
         return capture.person_cut(state.work, prior, point)
+
+
+def changed_windows(changed: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Windows (x0, y0, x1, y1, ends exclusive) that cover the ``changed`` pixels with a margin of twice
+    ``REFINE_MARGIN``: one per group of changes closer than that margin to each other.
+
+    >>> changed = np.zeros((400, 400), bool); changed[10, 10] = changed[300, 350] = True
+    >>> changed_windows(changed)
+    [(0, 0, 75, 75), (286, 236, 400, 365)]
+    """
+    if not changed.any():
+        return []
+    near = cv2.dilate(changed.astype(np.uint8), np.ones((2 * REFINE_MARGIN + 1,) * 2, np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    height, width = changed.shape
+    grow = REFINE_MARGIN
+    return [(int(max(0, x - grow)), int(max(0, y - grow)), int(min(width, x + w + grow)), int(min(height, y + h + grow)))
+            for x, y, w, h, _ in stats[1:]]
+
+
+def _digest(alpha: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(alpha, np.float32), digest_size=16).digest()
 
 
 def _shrink(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
