@@ -133,8 +133,10 @@ def other_torsos(prior: np.ndarray, point: tuple[int, int]) -> list[tuple[int, i
             and not (p[0] < point[0] and abs(p[1] - point[1]) < BAND_WIDTH * own and distance[tuple(p)] < own)]
 
 
-def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> np.ndarray:
-    """The one instance of the prior at ``point`` (row, column), separated from the others it touches."""
+def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int], max_pixels: int | None = None
+               ) -> np.ndarray:
+    """The one instance of the prior at ``point`` (row, column), separated from the others it touches (GrabCut
+    downscaled past ``max_pixels``, as ``grabcut``)."""
     region = touched(prior, _dot(prior.shape, point))
     others = other_torsos(region, point)
     if not others:
@@ -149,7 +151,7 @@ def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int]) -> 
     for row, column in others:
         cv2.circle(labels, (int(column), int(row)), max(2, round(distance[row, column] / 2)), cv2.GC_BGD, -1)
     cv2.circle(labels, (int(point[1]), int(point[0])), max(2, round(own / 2)), cv2.GC_FGD, -1)
-    mask = touched(grabcut(image, labels, bounds(region), iterations=3), _dot(prior.shape, point))
+    mask = touched(grabcut(image, labels, bounds(region), 3, max_pixels), _dot(prior.shape, point))
     return mask if mask.sum() >= MIN_PERSON * region.sum() else region
 
 
@@ -190,7 +192,7 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     point = None if distance is None else np.unravel_index(np.argmax(np.where(blob & prior, distance, -1)),
                                                             distance.shape)
     if point is not None and distance[point] >= PERSON_DEPTH * distance[touched(prior, blob)].max():
-        person = person_cut(image, prior, point) & mask
+        person = person_cut(image, prior, point, CORRECTION_PIXELS) & mask
         if person.sum() < MIN_PERSON_LEFT * mask.sum():
             return person | blob
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import cv2
@@ -60,17 +59,20 @@ class ImageState:
         self.segmenters = segmenters
         self._crops: dict[tuple, tuple[np.ndarray, str, np.ndarray]] = {}
         self._candidates: list[Candidate] | None = None
-        self._mattes: dict[bytes, tuple[np.ndarray, Matte]] = {}  # alpha digest -> that round's trimap and matte
+        self._mattes: list[tuple[np.ndarray, Matte]] = []  # the last rounds' trimaps and mattes, newest last
 
     def remember(self, trimap: np.ndarray, matte: Matte) -> None:
         """Keep a round's trimap and matte (the last ``REMEMBERED``) for a later round that starts from it."""
-        self._mattes[_digest(matte.alpha)] = trimap, matte
-        while len(self._mattes) > REMEMBERED:
-            self._mattes.pop(next(iter(self._mattes)))
+        self._mattes = [*self._mattes, (trimap, matte)][-REMEMBERED:]
 
     def matte_after(self, previous: np.ndarray | None) -> tuple[np.ndarray, Matte] | None:
-        """The trimap and matte of the round whose alpha is ``previous``, if remembered."""
-        return None if previous is None else self._mattes.get(_digest(previous))
+        """The trimap and matte of the round whose alpha is ``previous`` (the same array, else an equal one), if
+        remembered."""
+        if previous is None:
+            return None
+        same = [kept for kept in reversed(self._mattes) if kept[1].alpha is previous]
+        equal = (kept for kept in reversed(self._mattes) if np.array_equal(kept[1].alpha, previous))
+        return same[0] if same else next(equal, None)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -171,16 +173,21 @@ class InteractiveEngine:
             alpha = solve_focus(image, trimap, self.focus_pixels)
             return Matte(alpha=alpha, foreground=estimate_foreground(image, alpha, self.colour_pixels))
         matte = Matte(alpha=earlier[1].alpha.copy(), foreground=earlier[1].foreground.copy())
-        for x0, y0, x1, y1 in windows:
-            share = (x1 - x0) * (y1 - y0) / trimap.size
-            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-            alpha = solve_focus(crop, trimap[y0:y1, x0:x1], max(1, round(self.focus_pixels * share)))
-            foreground = estimate_foreground(crop, alpha, max(1, round(self.colour_pixels * share)))
-            # Only the window's inside is kept: near its cut edges the solve lacks its neighbours.
-            inner = tuple(slice(lo + REFINE_MARGIN if lo else 0, hi - REFINE_MARGIN if hi < end else hi)
-                          for lo, hi, end in ((y0, y1, height), (x0, x1, width)))
-            local = tuple(slice(part.start - lo, part.stop - lo) for part, lo in zip(inner, (y0, x0)))
-            matte.alpha[inner], matte.foreground[inner] = alpha[local], foreground[local]
+        # Only a window's inside is kept: near its cut edges the solve lacks its neighbours.
+        inners = [tuple(slice(lo + REFINE_MARGIN if lo else 0, hi - REFINE_MARGIN if hi < end else hi)
+                        for lo, hi, end in ((y0, y1, height), (x0, x1, width))) for x0, y0, x1, y1 in windows]
+        for (x0, y0, x1, y1), inner in zip(windows, inners):
+            budget = max(1, round(self.focus_pixels * (x1 - x0) * (y1 - y0) / trimap.size))
+            alpha = solve_focus(np.ascontiguousarray(image[y0:y1, x0:x1]), trimap[y0:y1, x0:x1], budget)
+            matte.alpha[inner] = alpha[_within(inner, x0, y0)]
+        # The colours in one pass over the windows' bounding box (each pass has a fixed cost).
+        x0, y0 = min(w[0] for w in windows), min(w[1] for w in windows)
+        x1, y1 = max(w[2] for w in windows), max(w[3] for w in windows)
+        budget = max(1, round(self.colour_pixels * (x1 - x0) * (y1 - y0) / trimap.size))
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        foreground = estimate_foreground(crop, matte.alpha[y0:y1, x0:x1], budget)
+        for inner in inners:
+            matte.foreground[inner] = foreground[_within(inner, x0, y0)]
         return matte
 
     def capture(self, state: ImageState, given) -> tuple[np.ndarray, np.ndarray]:
@@ -248,15 +255,16 @@ def changed_windows(changed: np.ndarray) -> list[tuple[int, int, int, int]]:
     if not changed.any():
         return []
     near = cv2.dilate(changed.astype(np.uint8), np.ones((2 * REFINE_MARGIN + 1,) * 2, np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    stats = cv2.connectedComponentsWithStats(near, connectivity=8)[2][1:].tolist()
     height, width = changed.shape
-    grow = REFINE_MARGIN
-    return [(int(max(0, x - grow)), int(max(0, y - grow)), int(min(width, x + w + grow)), int(min(height, y + h + grow)))
-            for x, y, w, h, _ in stats[1:]]
+    grow = REFINE_MARGIN  # beyond the dilation's margin
+    return [(max(0, x - grow), max(0, y - grow), min(width, x + w + grow), min(height, y + h + grow))
+            for x, y, w, h, _ in stats]
 
 
-def _digest(alpha: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(alpha, np.float32), digest_size=16).digest()
+def _within(part: tuple[slice, slice], x0: int, y0: int) -> tuple[slice, slice]:
+    """The (rows, columns) slices ``part`` of an image, relative to its crop that starts at (``x0``, ``y0``)."""
+    return slice(part[0].start - y0, part[0].stop - y0), slice(part[1].start - x0, part[1].stop - x0)
 
 
 def _shrink(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
