@@ -133,10 +133,11 @@ def other_torsos(prior: np.ndarray, point: tuple[int, int]) -> list[tuple[int, i
             and not (p[0] < point[0] and abs(p[1] - point[1]) < BAND_WIDTH * own and distance[tuple(p)] < own)]
 
 
-def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int], max_pixels: int | None = None
-               ) -> np.ndarray:
+def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int], max_pixels: int | None = None,
+               seeds: np.ndarray | None = None) -> np.ndarray:
     """The one instance of the prior at ``point`` (row, column), separated from the others it touches (GrabCut
-    downscaled past ``max_pixels``, as ``grabcut``)."""
+    downscaled past ``max_pixels``, as ``grabcut``); ``seeds``: more pixels of that person (the person's other
+    clicks), hard foreground labels kept in the cut."""
     region = touched(prior, _dot(prior.shape, point))
     others = other_torsos(region, point)
     if not others:
@@ -151,6 +152,8 @@ def person_cut(image: np.ndarray, prior: np.ndarray, point: tuple[int, int], max
     for row, column in others:
         cv2.circle(labels, (int(column), int(row)), max(2, round(distance[row, column] / 2)), cv2.GC_BGD, -1)
     cv2.circle(labels, (int(point[1]), int(point[0])), max(2, round(own / 2)), cv2.GC_FGD, -1)
+    if seeds is not None:
+        labels[seeds & region] = cv2.GC_FGD
     mask = touched(grabcut(image, labels, bounds(region), 3, max_pixels), _dot(prior.shape, point))
     return mask if mask.sum() >= MIN_PERSON * region.sum() else region
 

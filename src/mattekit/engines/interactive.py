@@ -218,13 +218,16 @@ class InteractiveEngine:
             touching = capture.touched(mask, np.any(strokes, axis=0)) if strokes else mask
             return touching if touching.any() else mask
         mask = np.zeros(state.shape, bool)
-        for prompt in prompts:
-            if isinstance(prompt, (Click, Scribble)) and prompt.positive:
-                pixels = rasterise(prompt, state.shape, state.scale)
-                if (pixels & prior).any() and not mask[pixels & prior].all():
-                    mask |= self.instance_at(state, prior, pixels & prior, kind)
-                elif not (pixels & prior).any():  # the trusted segmenter missed it: the other may have found it
-                    mask |= capture.touched(state.alternative() > 0.5, pixels)
+        strokes = [rasterise(p, state.shape, state.scale) for p in prompts
+                   if isinstance(p, (Click, Scribble)) and p.positive]
+        for pixels in strokes:
+            if not (pixels & prior).any():  # the trusted segmenter missed it: the other may have found it
+                mask |= capture.touched(state.alternative() > 0.5, pixels)
+        # the clicks on one region of the prior are one instance: cut once, from the deepest, keeping them all
+        wanted = np.any(strokes, axis=0) & prior if strokes else np.zeros(state.shape, bool)
+        regions = cv2.connectedComponents(prior.astype(np.uint8), connectivity=8)[1]
+        for label in np.unique(regions[wanted]):
+            mask |= self.instance_at(state, prior, wanted & (regions == label), kind)
         texts = [p for p in prompts if isinstance(p, Text)]
         if not mask.any() and texts:
             found = candidates(state)
@@ -236,12 +239,13 @@ class InteractiveEngine:
 
     @staticmethod
     def instance_at(state: ImageState, prior: np.ndarray, pixels: np.ndarray, kind: str) -> np.ndarray:
-        """The instance of the prior under ``pixels``: one person of a merged group, or the touched region."""
+        """The instance of the prior under ``pixels`` (one region's clicks): one person of a merged group, cut
+        from the deepest of them and keeping them all, or the touched region."""
         if kind != "person":
             return capture.touched(prior, pixels)
         distance = capture.padded_distance(prior)
         point = np.unravel_index(np.argmax(np.where(pixels, distance, -1)), distance.shape)
-        return capture.person_cut(state.work, prior, point)
+        return capture.person_cut(state.work, prior, point, seeds=pixels)
 
 
 def changed_windows(changed: np.ndarray) -> list[tuple[int, int, int, int]]:
