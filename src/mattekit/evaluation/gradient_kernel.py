@@ -196,7 +196,7 @@ def squared_errors(p, g, p_bits, g_bits, scale, smooth, deriv):
     height, width = p.shape
     tiles = (width + TILE_COLS - 1) // TILE_COLS
     states = _row_states(p_bits, g_bits, tiles)
-    errors = np.zeros(p.shape, np.float32)
+    errors = np.empty(p.shape, np.float32)
     magnitude_p, magnitude_g = np.empty((TILE_ROWS, width), np.float32), np.empty((TILE_ROWS, width), np.float32)
     band = np.empty((BAND_ROWS, width))
     skip, filter_p, filter_g = np.empty(tiles, np.bool_), np.empty(tiles, np.bool_), np.empty(tiles, np.bool_)
@@ -208,11 +208,14 @@ def squared_errors(p, g, p_bits, g_bits, scale, smooth, deriv):
             filter_p[t], filter_g[t] = not (skip[t] or p_flat), not (skip[t] or g_flat)  # constant: exactly 0
         _filter_runs(p, scale, r0, r1, tiles, filter_p, band, smooth, deriv, magnitude_p)
         _filter_runs(g, scale, r0, r1, tiles, filter_g, band, smooth, deriv, magnitude_g)
-        for t in range(tiles):
-            if skip[t]:
-                continue
-            for r in range(r1 - r0):
-                for c in range(t * TILE_COLS, min((t + 1) * TILE_COLS, width)):
-                    difference = magnitude_p[r, c] - magnitude_g[r, c]
-                    errors[r0 + r, c] = difference * difference
+        for r in range(r1 - r0):  # skipped tiles: exactly 0
+            p_row, g_row, target = magnitude_p[r], magnitude_g[r], errors[r0 + r]
+            for t in range(tiles):
+                c0, c1 = t * TILE_COLS, min((t + 1) * TILE_COLS, width)
+                if skip[t]:
+                    target[c0:c1] = 0
+                    continue
+                for c in range(c0, c1):
+                    difference = p_row[c] - g_row[c]
+                    target[c] = difference * difference
     return errors
