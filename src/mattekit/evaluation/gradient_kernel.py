@@ -53,7 +53,7 @@ def _load_band(matte, scale, r0, r1, c0, c1, band):
     height = matte.shape[0]
     for i in range(r1 - r0 + 2 * RADIUS):
         source, target = matte[_reflect(r0 - RADIUS + i, height)], band[i]
-        for j in range(c0, c1):
+        for j in range(np.uint64(c0), np.uint64(c1)):
             target[j] = np.float64(source[j]) / scale
 
 
@@ -150,7 +150,7 @@ def _row_states(p, g, tiles):
             c0, c1 = max(t * TILE_COLS - RADIUS, 0), min((t + 1) * TILE_COLS + RADIUS, width)
             p0, g0 = p_row[c0], g_row[c0]
             difference, p_change, g_change = p0 ^ p0, p0 ^ p0, p0 ^ p0
-            for c in range(c0, c1):
+            for c in range(np.uint64(c0), np.uint64(c1)):
                 difference |= p_row[c] ^ g_row[c]
                 p_change |= p_row[c] ^ p0
                 g_change |= g_row[c] ^ g0
@@ -219,7 +219,7 @@ def squared_errors(p, g, p_bits, g_bits, scale, smooth, deriv):
                 if skip[t]:
                     target[c0:c1] = 0
                     continue
-                for c in range(c0, c1):
+                for c in range(np.uint64(c0), np.uint64(c1)):
                     difference = p_row[c] - g_row[c]
                     target[c] = difference * difference
     return errors
