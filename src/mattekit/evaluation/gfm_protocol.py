@@ -100,8 +100,9 @@ def _reached(matte: np.ndarray) -> np.ndarray:
 
 
 def _levels(pred: np.ndarray, gt: np.ndarray) -> np.ndarray | None:
-    """Conn's level indices, or None when no pixel of pred (or of gt) reaches 0.1: every threshold's set is then
-    empty, the reference skips every step and every pixel keeps level 1."""
+    """Conn's level indices, or None when no pixel reaches 0.1 in both mattes: every threshold's set is then empty,
+    so the reference skips every step and every pixel keeps level 1 (the sweep, and gt's counts if pred reaches
+    none, are skipped)."""
     reached = _reached(pred)
     if reached.any():
         reached = np.minimum(reached, _reached(gt))

@@ -6,13 +6,16 @@ in float32. scipy's ``correlate1d`` folds a symmetric kernel w as ``x[i]·w[0] +
 (an antisymmetric one with ``−``), k from the outermost tap inwards; the kernels here do exactly these operations
 in this order, without fused multiply-adds, so each magnitude equals scipy's bit for bit.
 
-The vertical pass runs along a row of the output at a time, the horizontal pass on its float32-rounded,
-reflect-padded result; the 13 taps are written out, so each pixel's sums stay in registers and the column loops
-vectorise (four times faster than one loop per tap). ``squared_errors`` works on 16x64 tiles: a tile's errors
-depend only on the tile widened by the kernel radius R. Where there both mattes are equal, or both constant, the
-two magnitudes are equal, so the tile's errors are exactly 0 and it is skipped; where one matte is constant its
+Each band of 16 rows is first loaded (rows widened by the kernel radius R, 'reflect' beyond the image) into a
+float64 buffer: an 8-bit matte is read there as value / 255, the reference's PNG / 255., so no float64 copy of
+the image is made. The vertical pass runs along a row of the output at a time, the horizontal pass on its
+float32-rounded, reflect-padded result; the 13 taps are written out, so each pixel's sums stay in registers and
+the column loops vectorise (four times faster than one loop per tap). ``squared_errors`` works on 16x64 tiles: a
+tile's errors depend only on the tile widened by R. Where there both mattes are equal, or both constant, the two
+magnitudes are equal, so the tile's errors are exactly 0 and it is skipped; where one matte is constant its
 magnitudes are exactly 0 (each pass sums ±0 terms, or takes a difference of equal values) and only the other is
-filtered. Neighbouring tiles to filter in a row of tiles are filtered in one call.
+filtered. Neighbouring tiles to filter in a row of tiles are filtered in one call. The tests come from one pass
+over the rows (``_row_states``: per row and widened tile, XORs of the 8-bit values or of the float64s' bits).
 
 Compiled (explicit signatures, numba's cache) when this module is first imported; ``mattekit.kernels`` says so.
 
@@ -103,7 +106,7 @@ def tile_magnitudes(band, rows, c0, c1, smooth, deriv, out):
             along_rows[i] = along_rows[_reflect(offset + i, width) - offset]
             along_cols[i] = along_cols[_reflect(offset + i, width) - offset]
         target = out[k, c0:c1]
-        for j in range(np.uint64(0), np.uint64(n)):  # horizontal passes: smoothing after ∂/∂row, derivative after it
+        for j in range(np.uint64(0), np.uint64(n)):  # horizontal passes: smooth ∂/∂row, differentiate
             q, w = along_rows, along_cols
             d_row = q[j + 6] * s0
             d_row += (q[j] + q[j + 12]) * s6
