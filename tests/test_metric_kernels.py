@@ -97,12 +97,30 @@ def test_tiled_gradient_error_equals_scipy_bit_for_bit(shape):
     p[:4, :6] = g[:4, :6]
     p[-5:, -9:] = rng.random((5, 9))[: shape[0], : shape[1]]  # a changed patch in a corner
     assert gfm_gradient_error(p, g) == _scipy_gradient_error(p, g)
+    p8, g8 = (np.rint(m * 255).astype(np.uint8) for m in (p, g))  # 8-bit mattes, read as value / 255
+    assert gfm_gradient_error(p8, g8) == _scipy_gradient_error(p8 / 255.0, g8 / 255.0)
 
 
 def test_gradient_error_of_noise_everywhere_equals_scipy_bit_for_bit():
     rng = np.random.default_rng(5)
     p, g = rng.random((50, 140)), rng.random((50, 140))
     assert gfm_gradient_error(p, g) == _scipy_gradient_error(p, g)
+    faint = rng.integers(0, 26, (50, 140)).astype(np.uint8)  # 8-bit noise against a soft edge
+    edge = np.clip(np.arange(140) * 4 - 200, 0, 255).astype(np.uint8)[None].repeat(50, axis=0)
+    assert gfm_gradient_error(faint, edge) == _scipy_gradient_error(faint / 255.0, edge / 255.0)
+
+
+def test_conn_with_every_threshold_empty_counts_every_pixel_at_level_one():
+    """A prediction below 0.1 everywhere: no sweep (levels None) gives the sums of the level map of all 1s."""
+    rng = np.random.default_rng(12)
+    pred, gt = rng.integers(0, 26, (40, 70)).astype(np.uint8), rng.integers(0, 256, (40, 70)).astype(np.uint8)
+    assert gfm_protocol._levels(pred, gt) is None and gfm_protocol._levels(gt, pred) is None
+    regions = rng.integers(0, 3, pred.shape).astype(np.uint8)
+    ones = np.full(pred.shape, 10, np.uint8)
+    for codes in (regions, None):
+        assert gfm_protocol._sums_8bit(pred, gt, codes, None) == gfm_protocol._sums_8bit(pred, gt, codes, ones)
+        assert gfm_protocol._sums_float(pred / 255.0, gt / 255.0, codes, None) == gfm_protocol._sums_float(
+            pred / 255.0, gt / 255.0, codes, ones)
 
 
 def test_counted_8bit_sums_equal_the_pixel_sums():

@@ -193,6 +193,10 @@ BAD_INPUTS = [
     (Z.astype(np.int16), Z, None, "gfm", "pred must be uint8 (0-255) or float in [0, 1], not int16."),
     (Z, Z + 2, None, "gfm", "gt holds values outside [0, 1] (from 2 to 2); pass floats in [0, 1]."),
     (Z + np.nan, Z, None, "gfm", "pred holds values outside [0, 1] (from nan to nan); pass floats in [0, 1]."),
+    (  # float32 on the 8-bit grid but for one NaN: not read as 8-bit
+        np.array([[0.0, np.nan], [1.0, 0.0]], np.float32), Z, None, "gfm",
+        "pred holds values outside [0, 1] (from nan to nan); pass floats in [0, 1].",
+    ),
     (Z, Z, np.full((2, 2), 100, np.uint8), "gfm", "trimap holds the value 100; a trimap holds only 0, 128 and 255."),
     (Z, Z, Z, "gfm", "trimap must be uint8 with values 0, 128 and 255, not float64."),
     (

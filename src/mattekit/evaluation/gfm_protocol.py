@@ -43,13 +43,18 @@ def _pair_tables() -> dict[str, np.ndarray]:
 
 
 def _sums_8bit(pred, gt, regions, levels) -> tuple[dict[str, float], float]:
-    """SAD-family scores and the Conn sum of two uint8 mattes from joint histograms."""
+    """SAD-family scores and the Conn sum of two uint8 mattes from joint histograms (``levels`` None: every
+    pixel at level 1, index 10)."""
     tables = _pair_tables()
     pred, gt = np.ascontiguousarray(pred), np.ascontiguousarray(gt)
     codes = (regions, 3) if regions is not None else (NO_CODES, 1)
     counting = kernels.prepare(KERNEL_MODULE)
-    by_level, by_region = counting.joint_counts(pred, gt, levels, 11, *codes)
-    conn = counting.weighted_sum(by_level.ravel(), tables["conn"])
+    if levels is None:
+        by_region = counting.joint_counts(pred, gt, *codes, NO_CODES, 0)[0]
+        conn = counting.weighted_sum(by_region.sum(axis=0, dtype=np.int32), tables["conn"][10 * 65536 :])
+    else:
+        by_level, by_region = counting.joint_counts(pred, gt, levels, 11, *codes)
+        conn = counting.weighted_sum(by_level.ravel(), tables["conn"])
     hist = by_region.astype(np.float64)
     region_abs, region_sq = hist @ tables["abs"], hist @ tables["sq"]
     scores = _whole(region_abs.sum(), region_sq.sum(), pred.size)
@@ -71,7 +76,7 @@ def _sums_float(p, g, regions, levels) -> tuple[dict[str, float], float]:
         forced = np.where(regions == 2, 1.0 - g, np.where(regions == 0, g, abs_diff))
         unknown = int(np.count_nonzero(regions == 1))
         scores.update(_trimap_scores(forced.sum(), np.vdot(forced, forced), unknown, region_abs))
-    level_values = LEVELS[levels]
+    level_values = LEVELS[10] if levels is None else LEVELS[levels]
     return scores, float(np.abs(phi_part(p - level_values) - phi_part(g - level_values)).sum())
 
 
@@ -94,13 +99,26 @@ def _reached(matte: np.ndarray) -> np.ndarray:
     return cv2.LUT(matte, REACHED_LUT) if matte.dtype == np.uint8 else reached_counts(matte, THRESHOLDS[1:])
 
 
+def _levels(pred: np.ndarray, gt: np.ndarray) -> np.ndarray | None:
+    """Conn's level indices, or None when no pixel reaches 0.1 in both mattes: every threshold's set is then empty,
+    so the reference skips every step and every pixel keeps level 1 (the sweep, and gt's counts if pred reaches
+    none, are skipped)."""
+    reached = _reached(pred)
+    if reached.any():
+        reached = np.minimum(reached, _reached(gt))
+    if not reached.any():
+        return None
+    return first_exit_levels(reached, 10, skip_empty=True, column_major=False)
+
+
 def score(pred: np.ndarray, gt: np.ndarray, regions: np.ndarray | None) -> dict[str, float]:
     """The GFM numbers: sad, mse, mad, [sad_tran, mse_tran, mad_tran, sad_fg, sad_bg,] grad, conn."""
-    p, g = (cv2.LUT(m, EIGHT_BIT) if m.dtype == np.uint8 else m for m in (pred, gt))
-    levels = first_exit_levels(np.minimum(_reached(pred), _reached(gt)), 10, skip_empty=True, column_major=False)
+    levels = _levels(pred, gt)
     if pred.dtype == gt.dtype == np.uint8:
         scores, conn = _sums_8bit(pred, gt, regions, levels)
     else:
+        p, g = (cv2.LUT(m, EIGHT_BIT) if m.dtype == np.uint8 else m for m in (pred, gt))
         scores, conn = _sums_float(p, g, regions, levels)
-    grad = gfm_gradient_error(p, g) / np.float32(10)
+        pred, gt = p, g  # Grad reads two 8-bit mattes as such, else both as float64
+    grad = gfm_gradient_error(pred, gt) / np.float32(10)
     return scores | {"grad": float(grad), "conn": conn / 1000}

@@ -57,20 +57,27 @@ def gfm_gradient_magnitude(x: np.ndarray) -> np.ndarray:
 
 
 def gfm_gradient_error(p: np.ndarray, g: np.ndarray) -> np.float32:
-    """Σ (|∇p| − |∇g|)² in float32, the sum behind GFM's Grad, for float64 mattes ``p`` and ``g``.
+    """Σ (|∇p| − |∇g|)² in float32, the sum behind GFM's Grad, for mattes ``p`` and ``g`` both uint8 (read as
+    value / 255, the reference's PNG / 255.) or both float64.
 
     A magnitude depends only on the 13x13 window around its pixel (with 'reflect' borders every pixel the window
     reads lies inside it), so where both mattes are equal, or both constant, on a tile widened by the radius, the
     tile's errors are exactly 0 and it is not filtered; a matte constant there has magnitudes exactly 0 and is not
-    filtered either (``gradient_kernel``). The squared differences are summed over the whole image
-    (numpy's pairwise order, as the reference), so the float32 sum is the reference's to the last bit.
+    filtered either (``gradient_kernel``). 8-bit mattes are read as such and converted band by band where they are
+    filtered. The squared differences are summed over the whole image (numpy's pairwise order, as the reference),
+    so the float32 sum is the reference's to the last bit.
 
     >>> x = np.zeros((32, 32)); y = x.copy(); y[16, 16] = 1.0
     >>> bool(gfm_gradient_error(x, y) == np.sum(np.square(gfm_gradient_magnitude(y))))
     True
     """
-    p, g = (np.ascontiguousarray(m, np.float64) for m in (p, g))
-    return np.sum(kernels.prepare(KERNEL_MODULE).squared_errors(p, g, *SCIPY_ORDER))
+    if p.dtype == g.dtype == np.uint8:
+        p, g = np.ascontiguousarray(p), np.ascontiguousarray(g)
+        bits, scale = (p, g), 255.0
+    else:
+        p, g = (np.ascontiguousarray(m, np.float64) for m in (p, g))
+        bits, scale = (p.view(np.uint64), g.view(np.uint64)), 1.0
+    return np.sum(kernels.prepare(KERNEL_MODULE).squared_errors(p, g, *bits, scale, *SCIPY_ORDER))
 
 
 def dim_gradient_magnitude(x: np.ndarray) -> np.ndarray:

@@ -26,16 +26,18 @@ from numba import njit
       cache=True)
 def joint_counts(pred, gt, first_codes, first_count, second_codes, second_count):
     """Counts of (code, pred, gt) per pixel for two code maps, as (codes, 65536) int32 arrays indexed by
-    ``code, 256·pred + gt``. An empty (0x0) ``second_codes`` counts every pixel under code 0."""
+    ``code, 256·pred + gt``. An empty (0x0) code map counts every pixel under code 0; a count of 0 codes skips
+    that map (a 0 x 65536 array)."""
     first = np.zeros((first_count, 65536), np.int32)
     second = np.zeros((second_count, 65536), np.int32)
-    coded = second_codes.size > 0
+    first_coded, second_coded, counting_second = first_codes.size > 0, second_codes.size > 0, second_count > 0
     height, width = pred.shape
     for r in range(height):
         for c in range(width):
             pair = np.int64(pred[r, c]) * 256 + gt[r, c]
-            first[first_codes[r, c], pair] += 1
-            second[second_codes[r, c] if coded else 0, pair] += 1
+            first[first_codes[r, c] if first_coded else 0, pair] += 1
+            if counting_second:
+                second[second_codes[r, c] if second_coded else 0, pair] += 1
     return first, second
 
 

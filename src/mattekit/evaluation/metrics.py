@@ -55,7 +55,8 @@ def as_matte(values, name: str) -> np.ndarray:
         raise InputError(f"{name} must be uint8 (0-255) or float in [0, 1], not {arr.dtype}.")
     if arr.dtype == np.float32:
         codes = cv2.convertScaleAbs(arr, alpha=255)  # round(|255 x|), saturated to 0-255
-        if np.array_equal(cv2.LUT(codes, EIGHT_BIT_FLOAT32), arr):  # on the grid, hence also in [0, 1]
+        # Σ|grid value − x| is 0 only on the grid (hence in [0, 1]); NaN makes it NaN, a subnormal difference > 0
+        if cv2.norm(cv2.LUT(codes, EIGHT_BIT_FLOAT32), arr, cv2.NORM_L1) == 0:
             return codes
     low, high = float(arr.min()), float(arr.max())
     if not (0.0 <= low and high <= 1.0):  # also false for NaN
