@@ -47,20 +47,35 @@ def _box(mask: np.ndarray) -> Box:
     return Box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
 
 
-def _mean_iou(scenes, engine, prompt) -> float:
-    """Mean IoU with each person of every scene of one round made of ``prompt(person mask)``."""
-    return float(np.mean([iou(Session(scene.image, engine).round([prompt(person > 0.5)]).alpha, person)
+def _mean_iou(scenes, engine, prompts) -> float:
+    """Mean IoU with each person of every scene of one round made of ``prompts(person mask)``."""
+    return float(np.mean([iou(Session(scene.image, engine).round(prompts(person > 0.5)).alpha, person)
                           for scene in scenes.values() for person in scene.alphas]))
 
 
 # Every person of the three scenes, not chosen ones. The bounds guard what the engine reaches now (click 0.84,
 # box 0.90 at 640x360 on 2026-12-01); issue 9 asks for 0.9 from a click, which is not reached yet.
 def test_a_click_gives_that_person(scenes, engine):
-    assert _mean_iou(scenes, engine, _centre) >= 0.8
+    assert _mean_iou(scenes, engine, lambda mask: [_centre(mask)]) >= 0.8
+
+
+def _centre_and_rim(mask: np.ndarray) -> list[Click]:
+    """The centre click and two more near the person's outline (at 15-25% of its deepest distance), far from it."""
+    distance = capture.padded_distance(mask)
+    centre = _centre(mask)
+    ys, xs = np.nonzero((distance > 0.15 * distance.max()) & (distance < 0.25 * distance.max()))
+    far = np.argsort(-np.hypot(ys - centre.y, xs - centre.x))
+    return [centre, *(Click(int(xs[far[i]]), int(ys[far[i]])) for i in (0, len(far) // 3))]
+
+
+# Before one cut per region, each rim click cut from its own shallow point and could take a neighbour: 0.831 (the
+# centre alone 0.899); 0.878 since (2026-12-01).
+def test_more_clicks_on_the_same_person_keep_that_person(scenes, engine):
+    assert _mean_iou(scenes, engine, _centre_and_rim) >= 0.86
 
 
 def test_a_box_gives_the_person_inside_it(scenes, engine):
-    assert _mean_iou(scenes, engine, _box) >= 0.85
+    assert _mean_iou(scenes, engine, lambda mask: [_box(mask)]) >= 0.85
 
 
 def test_a_negative_click_removes_the_region_it_sits_in(scenes, engine):
