@@ -132,16 +132,17 @@ def box_cut(image: np.ndarray, prior: np.ndarray, box) -> np.ndarray:
 def crossing_part(image: np.ndarray, prior: np.ndarray, box, window) -> np.ndarray:
     """The pixels of the prior inside ``box`` that belong to instances crossing its sides, not to the one it
     bounds. A tight box touches its instance on every side without the instance going on beyond it; where the
-    prior runs on across a side (at least ``CROSS`` of the box's size beyond it), someone else enters the box.
-    The prior is split by a marker watershed on the image's colours (Meyer, "Color image segmentation", IPA
-    1992; OpenCV's ``cv2.watershed``) inside the GrabCut ``window``: the box's own contacts (prior on a side
-    that stops there) flood as the meant instance, the prior beyond the sides as the others, the rest of the
-    image as background. Empty when no side is crossed or none is only touched, or on sides along the image's
-    border (a person cut by the frame touches it without ending there)."""
+    prior runs on across a side (``CROSS`` of the box's size beyond it), someone else enters the box. The prior
+    is split by a marker watershed on the image's colours (Meyer, "Color image segmentation", 4th International
+    Conference on Image Processing and its Applications, 1992; ``cv2.watershed``) inside the GrabCut ``window``:
+    the box's own contacts (prior on a side that stops there) flood as the meant instance, the prior further than
+    that beyond the sides as the others, the rest of the image as background. Empty when no side is crossed or
+    none only touched (sides along the image's border do not count: a person cut by the frame touches it without
+    ending there), or when the others would take more than ``MAX_CROSSING`` of the prior inside the box."""
     x0, y0, x1, y1 = box
     height, width = prior.shape
     reach = max(2, round(CROSS * max(x1 - x0, y1 - y0)))
-    touching, crossing = np.zeros(prior.shape, bool), np.zeros(prior.shape, bool)
+    touching, crossed = np.zeros(prior.shape, bool), False
     sides = [(x0 > 0, (slice(y0, y1), x0), (slice(y0, y1), max(0, x0 - reach))),
              (x1 < width, (slice(y0, y1), x1 - 1), (slice(y0, y1), min(width - 1, x1 - 1 + reach))),
              (y0 > 0, (y0, slice(x0, x1)), (max(0, y0 - reach), slice(x0, x1))),
@@ -149,26 +150,24 @@ def crossing_part(image: np.ndarray, prior: np.ndarray, box, window) -> np.ndarr
     for inner, edge, beyond in sides:
         if inner:
             touching[edge] = prior[edge] & ~prior[beyond]
-            crossing[edge] = prior[edge] & prior[beyond]
-    if not touching.any() or not crossing.any():
-        return np.zeros(prior.shape, bool)
-    inside = np.zeros(prior.shape, bool)
+            crossed |= bool((prior[edge] & prior[beyond]).any())
+    nothing = np.zeros(prior.shape, bool)
+    if not crossed or not touching.any():
+        return nothing
+    inside, near = nothing.copy(), nothing.copy()
     inside[y0:y1, x0:x1] = True
-    near = np.zeros(prior.shape, bool)
-    fx0, fy0, fx1, fy1 = max(0, x0 - reach), max(0, y0 - reach), min(width, x1 + reach), min(height, y1 + reach)
-    near[fy0:fy1, fx0:fx1] = True
+    near[max(0, y0 - reach):y1 + reach, max(0, x0 - reach):x1 + reach] = True
     markers = np.zeros(prior.shape, np.int32)
-    markers[~cv2.dilate(prior.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = 3
+    markers[cv2.dilate(prior.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0] = 3
     markers[prior & ~near] = 2
-    markers[crossing] = 2
     markers[touching] = 1
     wx0, wy0, wx1, wy1 = window
     part = markers[wy0:wy1, wx0:wx1].copy()
     cv2.watershed(np.ascontiguousarray(image[wy0:wy1, wx0:wx1]), part)
-    others = np.zeros(prior.shape, bool)
+    others = nothing.copy()
     others[wy0:wy1, wx0:wx1] = part == 2
     others &= prior & inside
-    return others if others.sum() <= MAX_CROSSING * (prior & inside).sum() else np.zeros(prior.shape, bool)
+    return others if others.sum() <= MAX_CROSSING * (prior & inside).sum() else nothing
 
 
 def other_torsos(prior: np.ndarray, point: tuple[int, int]) -> list[tuple[int, int]]:
