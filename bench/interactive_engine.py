@@ -14,6 +14,7 @@ Parts (``--parts``, comma separated):
   backgrounds whose names start with the letters ``--letters`` (a-m tune, n-z report), at ``--size``: mean IoU
   with the meant person after one Box (``SimulatedUser("box")``: the box of alpha > 0.5) or one positive Click
   (RITM's first click: the distance-transform maximum of the person's alpha > 0.5), a fresh session each;
+  ``--scene-seed`` draws other scenes (people, places) over the same backgrounds (tuning: a-m with seeds 0, 1);
 - ``speed``: seconds (wall and CPU) of 4 rounds of the click user on a 1920x1080 scene (round 1 includes the
   session's start).
 
@@ -112,10 +113,10 @@ def make_scenes(letters: str, count: int, size: tuple[int, int], seed: int = 0) 
     return scenes
 
 
-def run_scenes(engine, letters: str, count: int, size: tuple[int, int]) -> None:
+def run_scenes(engine, letters: str, count: int, size: tuple[int, int], seed: int = 0) -> None:
     results = {"box": [], "click": []}
     users = {"box": SimulatedUser("box"), "click": SimulatedUser("ritm")}
-    for k, scene in enumerate(make_scenes(letters, count, size)):
+    for k, scene in enumerate(make_scenes(letters, count, size, seed)):
         prepared = Prepared(engine, scene.image)
         line = []
         for index, alpha in enumerate(scene.alphas):
@@ -124,7 +125,7 @@ def run_scenes(engine, letters: str, count: int, size: tuple[int, int]) -> None:
                 results[kind].append(iou(Session(scene.image, prepared).round(prompts).alpha, alpha))
                 line.append(f"{kind} {results[kind][-1]:.3f}")
         print(f"  scene {k}: {', '.join(line)}", flush=True)
-    print(f"scenes {letters} at {size[0]}x{size[1]}: " + ", ".join(
+    print(f"scenes {letters} (seed {seed}) at {size[0]}x{size[1]}: " + ", ".join(
         f"{kind} IoU {np.mean(v):.3f} (min {np.min(v):.3f}, n={len(v)})" for kind, v in results.items()))
 
 
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--size", default="960x540")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of --set")
     parser.add_argument("--seed", type=int, default=0, help="the click user's seed (rounds)")
+    parser.add_argument("--scene-seed", type=int, default=0, help="the scenes' draw (0 is the one reported)")
     args = parser.parse_args()
     engine = InteractiveEngine()
     size = tuple(int(v) for v in args.size.split("x"))
@@ -153,7 +155,7 @@ def main() -> None:
     if "rounds" in parts:
         run_rounds(engine, args.set, args.limit, args.seed)
     if "scenes" in parts:
-        run_scenes(engine, args.letters, args.scenes, size)
+        run_scenes(engine, args.letters, args.scenes, size, args.scene_seed)
     if "speed" in parts:
         run_speed(engine)
 

@@ -17,10 +17,14 @@ SIZE = (640, 360)
 SEEDS = (2, 3, 5)
 
 
-def _scene(data, seed: int):
+def _pool(data) -> list:
     folder = data / "portraits-pseudo"
-    pool = [(load_image(p), load_alpha(folder / "alpha" / f"{p.stem}.png"))
+    return [(load_image(p), load_alpha(folder / "alpha" / f"{p.stem}.png"))
             for p in sorted((folder / "image").glob("*.jpg"))]
+
+
+def _scene(data, seed: int):
+    pool = _pool(data)
     backgrounds = sorted((data / "backgrounds").glob("*.jpg"))
     background = cv2.resize(load_image(backgrounds[seed % len(backgrounds)]), SIZE, interpolation=cv2.INTER_AREA)
     return synthesize(pool, background, np.random.default_rng(seed), count=3)
@@ -76,6 +80,35 @@ def test_more_clicks_on_the_same_person_keep_that_person(scenes, engine):
 
 def test_a_box_gives_the_person_inside_it(scenes, engine):
     assert _mean_iou(scenes, engine, lambda mask: [_box(mask)]) >= 0.85
+
+
+def test_a_click_on_a_person_modnet_misses_gives_that_person(shared_data, engine):
+    """The tenth tuning scene of the bench (backgrounds a-m, seed 0, 960x540): a man behind two people, whom MODNet
+    misses; U²-Netp finds him merged with them. Before the rule the click gave the group (IoU 0.223), now 0.698."""
+    pool, rng = _pool(shared_data), np.random.default_rng(0)
+    backgrounds = [p for p in sorted((shared_data / "backgrounds").glob("*.jpg")) if "a" <= p.name[0] <= "m"]
+    for i in range(10):
+        background = cv2.resize(load_image(backgrounds[i % len(backgrounds)]), (960, 540), interpolation=cv2.INTER_AREA)
+        scene = synthesize(pool, background, rng, count=3)
+    person = scene.alphas[0]
+    assert iou(Session(scene.image, engine).round([_centre(person > 0.5)]).alpha, person) >= 0.6
+
+
+def test_a_box_gives_the_person_it_bounds_not_the_one_crossing_its_side():
+    """A person behind (grey; the box is its extent) and one in front (orange) whose arm, nearly the grey of the
+    one behind, enters the box across its right side. The prior holds both; without the crossing rule the box's
+    GrabCut kept the arm (its colour is not outside the box to be learnt as background)."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 40, (100, 140, 3)).astype(np.uint8)
+    image[10:90, 20:60] = 150
+    image[35:75, 50:130] = (200, 120, 60)
+    image[35:75, 44:64] = 175
+    mask = capture.box_cut(image, image.sum(axis=2) > 200, (20, 10, 60, 90))
+    arm = np.zeros(mask.shape, bool)
+    arm[35:75, 44:60] = True
+    behind = np.zeros(mask.shape, bool)
+    behind[10:90, 20:60] = True
+    assert mask[behind & ~arm].mean() > 0.95 and mask[arm].mean() < 0.05
 
 
 def test_a_negative_click_removes_the_region_it_sits_in(scenes, engine):

@@ -7,7 +7,9 @@ foreground map (``prior``, bool at the working size: every person or salient obj
 (OpenCV GrabCut: Rother, Kolmogorov and Blake, "GrabCut", SIGGRAPH 2004):
 
 - ``box_cut``: a box keeps the prior inside itself; GrabCut on the box with a margin, so that its colour models
-  are local and the parts of other people that enter the box from outside it are learnt as background;
+  are local and the parts of other people that enter the box from outside it are learnt as background; the parts
+  of the prior that a watershed floods from where the prior crosses the box's sides (``crossing_part``: a tight
+  box touches its own instance, others run on beyond it) start as background;
 - ``person_cut``: a click on a merged group of people: the other people's torsos (thick parts of the prior, its
   distance-transform maxima far from the click) become background seeds, the click's vertical band (where a person
   standing at the click would be) probable foreground, and GrabCut separates them along colour edges;
@@ -47,6 +49,8 @@ MIN_PERSON = 0.1  # a separated person smaller than this share of its group is a
 MIN_PERSON_LEFT = 0.9  # a negative click removes its person only if it is less than this share of the mask
 WINDOW = 3.0  # a correction window's half-size, in the conflict blob's distance to the previous mask's edge
 MIN_WINDOW = 12  # pixels
+CROSS = 0.03  # the prior running on this share of a box's size beyond a side: someone crosses it ...
+MAX_CROSSING = 0.5  # ... unless they would take more than this share of the prior inside the box (a failed split)
 PERSON_DEPTH = 0.5  # a negative click removes a whole person only at this share of its region's deepest point
 
 
@@ -115,11 +119,55 @@ def expand(box, shape, margin: float) -> tuple[int, int, int, int]:
 
 def box_cut(image: np.ndarray, prior: np.ndarray, box) -> np.ndarray:
     """The instance inside ``box`` (x0, y0, x1, y1, ends exclusive): the prior inside the box as probable
-    foreground, everything outside it as background, GrabCut on the box with ``BOX_MARGIN``."""
+    foreground, everything outside it as background, GrabCut on the box with ``BOX_MARGIN``; the parts of the
+    prior that belong to someone crossing the box's sides (``crossing_part``) are probable background."""
     x0, y0, x1, y1 = box
     labels = np.full(prior.shape, cv2.GC_BGD, np.uint8)
     labels[y0:y1, x0:x1] = np.where(prior[y0:y1, x0:x1], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
-    return grabcut(image, labels, expand(box, prior.shape, BOX_MARGIN))
+    window = expand(box, prior.shape, BOX_MARGIN)
+    labels[crossing_part(image, prior, box, window)] = cv2.GC_PR_BGD
+    return grabcut(image, labels, window)
+
+
+def crossing_part(image: np.ndarray, prior: np.ndarray, box, window) -> np.ndarray:
+    """The pixels of the prior inside ``box`` that belong to instances crossing its sides, not to the one it
+    bounds. A tight box touches its instance on every side without the instance going on beyond it; where the
+    prior runs on across a side (``CROSS`` of the box's size beyond it), someone else enters the box. The prior
+    is split by a marker watershed on the image's colours (Meyer, "Color image segmentation", 4th International
+    Conference on Image Processing and its Applications, 1992; ``cv2.watershed``) inside the GrabCut ``window``:
+    the box's own contacts (prior on a side that stops there) flood as the meant instance, the prior further than
+    that beyond the sides as the others, the rest of the image as background. Empty when no side is crossed or
+    none only touched (sides along the image's border do not count: a person cut by the frame touches it without
+    ending there), or when the others would take more than ``MAX_CROSSING`` of the prior inside the box."""
+    x0, y0, x1, y1 = box
+    height, width = prior.shape
+    reach = max(2, round(CROSS * max(x1 - x0, y1 - y0)))
+    touching, crossed = np.zeros(prior.shape, bool), False
+    sides = [(x0 > 0, (slice(y0, y1), x0), (slice(y0, y1), max(0, x0 - reach))),
+             (x1 < width, (slice(y0, y1), x1 - 1), (slice(y0, y1), min(width - 1, x1 - 1 + reach))),
+             (y0 > 0, (y0, slice(x0, x1)), (max(0, y0 - reach), slice(x0, x1))),
+             (y1 < height, (y1 - 1, slice(x0, x1)), (min(height - 1, y1 - 1 + reach), slice(x0, x1)))]
+    for inner, edge, beyond in sides:
+        if inner:
+            touching[edge] = prior[edge] & ~prior[beyond]
+            crossed |= bool((prior[edge] & prior[beyond]).any())
+    nothing = np.zeros(prior.shape, bool)
+    if not crossed or not touching.any():
+        return nothing
+    inside, near = nothing.copy(), nothing.copy()
+    inside[y0:y1, x0:x1] = True
+    near[max(0, y0 - reach):y1 + reach, max(0, x0 - reach):x1 + reach] = True
+    markers = np.zeros(prior.shape, np.int32)
+    markers[cv2.dilate(prior.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0] = 3
+    markers[prior & ~near] = 2
+    markers[touching] = 1
+    wx0, wy0, wx1, wy1 = window
+    part = markers[wy0:wy1, wx0:wx1].copy()
+    cv2.watershed(np.ascontiguousarray(image[wy0:wy1, wx0:wx1]), part)
+    others = nothing.copy()
+    others[wy0:wy1, wx0:wx1] = part == 2
+    others &= prior & inside
+    return others if others.sum() <= MAX_CROSSING * (prior & inside).sum() else nothing
 
 
 def other_torsos(prior: np.ndarray, point: tuple[int, int]) -> list[tuple[int, int]]:

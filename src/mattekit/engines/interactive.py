@@ -6,8 +6,10 @@ person means and refining its matte. Without trained DFIMat weights, this engine
 - semantic capture (``mattekit.engines.capture``, at a working resolution), from the default engine's segmenters
   (MODNet, U²-Netp; their map is the *prior*, cached per image and per box crop in the session's state):
   round 1 (or any round with a new box): a box gives the prior inside it, cut from the people entering it by a
-  GrabCut on the box; positive clicks and scribbles give the instances of the prior they touch, one person
-  separated from the others of a merged group (``capture.person_cut``) when the prior is MODNet's (people);
+  GrabCut on the box (the prior of those crossing its sides split off first, ``capture.crossing_part``);
+  positive clicks and scribbles give the instances of the prior they touch, one person separated from the others
+  of a merged group (``capture.person_cut``) when the prior is MODNet's (people), and a click on a person that
+  MODNet missed the region U²-Netp finds there less MODNet's (the other people);
   text picks one of ``candidates(state)``; prompts the prior cannot explain are then handled as corrections.
   Later rounds: the previous mask is kept and changed only where the conflict map (DFIMat's M_ref, §3.2) asks,
   each conflict blob growing into the wrong region it sits in (``capture.correct``);
@@ -221,8 +223,9 @@ class InteractiveEngine:
         strokes = [rasterise(p, state.shape, state.scale) for p in prompts
                    if isinstance(p, (Click, Scribble)) and p.positive]
         for pixels in strokes:
-            if not (pixels & prior).any():  # the trusted segmenter missed it: the other may have found it
-                mask |= capture.touched(state.alternative() > 0.5, pixels)
+            if not (pixels & prior).any():  # the trusted segmenter missed it: the other may have found it, and
+                found = state.alternative() > 0.5  # of people, the trusted one's are others than the clicked one
+                mask |= capture.touched(found & ~prior if kind == "person" else found, pixels)
         # the clicks on one region of the prior are one instance: cut once, from the deepest, keeping them all
         wanted = np.any(strokes, axis=0) & prior if strokes else np.zeros(state.shape, bool)
         regions = cv2.connectedComponents(prior.astype(np.uint8), connectivity=8)[1]
