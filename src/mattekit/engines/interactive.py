@@ -13,8 +13,9 @@ person means and refining its matte. Without trained DFIMat weights, this engine
   text picks one of ``candidates(state)``; prompts the prior cannot explain are then handled as corrections.
   Later rounds: the previous mask is kept and changed only where the conflict map (DFIMat's M_ref, §3.2) asks,
   each conflict blob growing into the wrong region it sits in (``capture.correct``);
-- refinement: a trimap around that mask (the segmenter's unsure pixels widen it where it agrees with the mask;
-  click and scribble pixels are known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
+- refinement: a trimap around that mask (``refinement_trimap``: the segmenter's unsure pixels widen it where it
+  agrees with the mask, and where it does not the band covers the cut's edge error; click and scribble pixels are
+  known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
   colours as the default engine. A later round solves again only windows around the pixels whose trimap label
   changed (``changed_windows``), the session's state remembering the last rounds' trimaps and mattes.
 
