@@ -264,12 +264,12 @@ def refinement_trimap(mask: np.ndarray, prob: np.ndarray, shape: tuple[int, int]
     """
     height, width = shape
     disagree = mask != (prob > 0.5)
-    radius = disk(EDGE_ERROR)
-    edge = cv2.dilate(mask.astype(np.uint8), radius) != cv2.erode(mask.astype(np.uint8), radius)
+    radius, solid = disk(EDGE_ERROR), mask.astype(np.uint8)
+    edge = cv2.dilate(solid, radius) != cv2.erode(solid, radius)
     doubt = edge & (cv2.dilate(disagree.astype(np.uint8), radius) > 0)
     up = (width, height)
     prob = cv2.resize(prob, up, interpolation=cv2.INTER_LINEAR)
-    mask = cv2.resize(mask.astype(np.uint8), up, interpolation=cv2.INTER_NEAREST) > 0
+    mask = cv2.resize(solid, up, interpolation=cv2.INTER_NEAREST) > 0
     doubt = cv2.resize(doubt.astype(np.uint8), up, interpolation=cv2.INTER_NEAREST) > 0
     glance = np.where(mask == (prob > 0.5), prob, mask.astype(np.float32))
     return trimap_from_probability(glance, doubt=doubt)
