@@ -15,6 +15,10 @@ Parts (``--parts``, comma separated):
   with the meant person after one Box (``SimulatedUser("box")``: the box of alpha > 0.5) or one positive Click
   (RITM's first click: the distance-transform maximum of the person's alpha > 0.5), a fresh session each;
   ``--scene-seed`` draws other scenes (people, places) over the same backgrounds (tuning: a-m with seeds 0, 1);
+- ``oracle``: the refinement's ceiling on ``--set``: the ground truth's alpha > 0.5 at the working size as the
+  capture's mask, through the engine's trimap (``refinement_trimap``, with the segmenter's prior) and focus, beside
+  the default engine given a trimap from the ground truth (``band``: alpha > 0.5 eroded and dilated by 3 px, and
+  every pixel within 3 px of one with 0.02 < alpha < 0.98, unknown) and, where the set has one, ``trimap1``;
 - ``speed``: seconds (wall and CPU) of 4 rounds of the click user on a 1920x1080 scene (round 1 includes the
   session's start).
 
@@ -22,6 +26,7 @@ Parts (``--parts``, comma separated):
 
     PYTHONPATH=src .venv/bin/python bench/interactive_engine.py --parts ritm,rounds --set alphamatting
     PYTHONPATH=src .venv/bin/python bench/interactive_engine.py --parts scenes --letters n-z --scenes 10
+    PYTHONPATH=src .venv/bin/python bench/interactive_engine.py --parts oracle --set animals-pseudo
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ import numpy as np
 
 from mattekit.data.datasets import open_dataset
 from mattekit.data.synthesis import synthesize
-from mattekit.engines.interactive import InteractiveEngine
+from mattekit.engines.interactive import InteractiveEngine, refinement_trimap
 from mattekit.evaluation.interactive import iou, noc
 from mattekit.evaluation.metrics import evaluate
 from mattekit.interactive.session import Session
 from mattekit.interactive.simulate import SimulatedUser, play
 from mattekit.io import load_alpha, load_image
+from mattekit.matting.focus import solve_focus
+from mattekit.matting.trimap import BACKGROUND, FOREGROUND, UNKNOWN, disk
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -91,6 +98,35 @@ def run_rounds(engine, set_name: str, limit: int | None, seed: int, rounds: int 
     if trimap_sads:
         print(f"  trimap1 SAD {np.mean(trimap_sads):.2f}; ratio after round {rounds}: "
               f"{sads[:, -1].mean() / np.mean(trimap_sads):.3f}")
+
+
+def truth_trimap(alpha: np.ndarray, radius: int = 3) -> np.ndarray:
+    """A trimap from a ground-truth alpha: alpha > 0.5 eroded and dilated by ``radius``, and every pixel within
+    ``radius`` of a soft one (0.02 < alpha < 0.98), unknown."""
+    solid, kernel = (alpha > 0.5).astype(np.uint8), disk(radius)
+    soft = ((alpha > 0.02) & (alpha < 0.98)).astype(np.uint8)
+    trimap = np.where(solid > 0, FOREGROUND, BACKGROUND).astype(np.uint8)
+    trimap[(cv2.dilate(solid, kernel) != cv2.erode(solid, kernel)) | (cv2.dilate(soft, kernel) > 0)] = UNKNOWN
+    return trimap
+
+
+def run_oracle(engine, set_name: str, limit: int | None) -> None:
+    rows = []
+    for sample in samples(set_name, limit):
+        state = engine.prepare(sample.image)
+        mask = cv2.resize(sample.alpha, state.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
+        trimap = refinement_trimap(mask, state.probability()[0], sample.alpha.shape)
+        alphas = [solve_focus(sample.image, trimap, engine.focus_pixels),
+                  engine.predict(sample.image, truth_trimap(sample.alpha)).alpha]
+        if sample.trimap is not None:
+            alphas.append(engine.predict(sample.image, sample.trimap).alpha)
+        rows.append([evaluate(alpha, sample.alpha)["sad"] for alpha in alphas])
+        print(f"  {sample.name}: SAD " + ", ".join(f"{name} {v:.1f}" for name, v in zip(("oracle", "band", "trimap1"),
+                                                                                      rows[-1])), flush=True)
+    means = np.mean(rows, axis=0)
+    print(f"{set_name} oracle capture: SAD {means[0]:.2f}; ground-truth band trimap {means[1]:.2f} (ratio "
+          f"{means[0] / means[1]:.3f})" + (f"; trimap1 {means[2]:.2f} (ratio {means[0] / means[2]:.3f})"
+                                            if len(means) > 2 else ""))
 
 
 def people_pool() -> list:
@@ -156,6 +192,8 @@ def main() -> None:
         run_rounds(engine, args.set, args.limit, args.seed)
     if "scenes" in parts:
         run_scenes(engine, args.letters, args.scenes, size, args.scene_seed)
+    if "oracle" in parts:
+        run_oracle(engine, args.set, args.limit)
     if "speed" in parts:
         run_speed(engine)
 

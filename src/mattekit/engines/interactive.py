@@ -13,8 +13,9 @@ person means and refining its matte. Without trained DFIMat weights, this engine
   text picks one of ``candidates(state)``; prompts the prior cannot explain are then handled as corrections.
   Later rounds: the previous mask is kept and changed only where the conflict map (DFIMat's M_ref, §3.2) asks,
   each conflict blob growing into the wrong region it sits in (``capture.correct``);
-- refinement: a trimap around that mask (the segmenter's unsure pixels widen it where it agrees with the mask;
-  click and scribble pixels are known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
+- refinement: a trimap around that mask (``refinement_trimap``: the segmenter's unsure pixels widen it where it
+  agrees with the mask, and where it does not the band covers the cut's edge error; click and scribble pixels are
+  known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
   colours as the default engine. A later round solves again only windows around the pixels whose trimap label
   changed (``changed_windows``), the session's state remembering the last rounds' trimaps and mattes.
 
@@ -40,12 +41,13 @@ from mattekit.interactive.text import Candidate
 from mattekit.matte import Matte
 from mattekit.matting.focus import solve_focus
 from mattekit.matting.foreground import estimate_foreground
-from mattekit.matting.trimap import trimap_from_probability
+from mattekit.matting.trimap import disk, trimap_from_probability
 
 KINDS = {"modnet": "person", "u2netp": "object"}  # what the trusted segmenter finds
 REFINE_MARGIN = 32  # pixels: a later round solves the changed window with twice this margin and keeps this much less
 REFINE_SHARE = 0.5  # a changed window larger than this share of the image is solved whole
 REMEMBERED = 4  # rounds whose trimap and matte a session keeps for the next round
+EDGE_ERROR = 4  # working pixels: the refinement band's reach on each side of a mask edge that leaves the prior
 
 
 class ImageState:
@@ -151,12 +153,7 @@ class InteractiveEngine:
         prompts = given.all_prompts
         mask, prob = self.capture(state, given)
         height, width = image.shape[:2]
-        up = (width, height)
-        prob = cv2.resize(prob, up, interpolation=cv2.INTER_LINEAR)
-        mask = cv2.resize(mask.astype(np.uint8), up, interpolation=cv2.INTER_NEAREST) > 0
-        # The glance: the segmenter's soft map where it agrees with the captured mask, a hard label elsewhere.
-        glance = np.where(mask == (prob > 0.5), prob, mask.astype(np.float32))
-        trimap = trimap_from_probability(glance)
+        trimap = refinement_trimap(mask, prob, (height, width))
         positive, negative = label_masks(prompts, (height, width))
         trimap[positive], trimap[negative] = 255, 0
         matte = self.refine(image, trimap, state.matte_after(given.previous))
@@ -249,6 +246,33 @@ class InteractiveEngine:
         distance = capture.padded_distance(prior)
         point = np.unravel_index(np.argmax(np.where(pixels, distance, -1)), distance.shape)
         return capture.person_cut(state.work, prior, point, seeds=pixels)
+
+
+def refinement_trimap(mask: np.ndarray, prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The refinement's trimap (uint8 0/128/255 of ``shape``) around the captured ``mask`` (bool, working size) and
+    the prior ``prob``ability behind it (float32, the same size).
+
+    The glance is the prior where it agrees with the mask (its unsure pixels widen the band, as in the default
+    engine) and the mask's hard label where it does not. There the edge is a cut's at the working size or coarser
+    (a correction's), so the band reaches ``EDGE_ERROR`` working pixels to each side of it.
+
+    >>> prob = np.zeros((40, 40), np.float32); prob[10:30, 10:30] = 1
+    >>> mask = prob > 0.5; mask[10:30, 30:35] = True          # the mask leaves the prior on the right
+    >>> trimap = refinement_trimap(mask, prob, (120, 120))
+    >>> [int(v) for v in trimap[60, [1, 27, 28, 100, 116, 117]]]   # the left edge at 30, the right one at 105
+    [0, 0, 128, 128, 128, 0]
+    """
+    height, width = shape
+    disagree = mask != (prob > 0.5)
+    radius, solid = disk(EDGE_ERROR), mask.astype(np.uint8)
+    edge = cv2.dilate(solid, radius) != cv2.erode(solid, radius)
+    doubt = edge & (cv2.dilate(disagree.astype(np.uint8), radius) > 0)
+    up = (width, height)
+    prob = cv2.resize(prob, up, interpolation=cv2.INTER_LINEAR)
+    mask = cv2.resize(solid, up, interpolation=cv2.INTER_NEAREST) > 0
+    doubt = cv2.resize(doubt.astype(np.uint8), up, interpolation=cv2.INTER_NEAREST) > 0
+    glance = np.where(mask == (prob > 0.5), prob, mask.astype(np.float32))
+    return trimap_from_probability(glance, doubt=doubt)
 
 
 def changed_windows(changed: np.ndarray) -> list[tuple[int, int, int, int]]:
