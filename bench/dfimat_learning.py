@@ -12,6 +12,7 @@ alpha blurred with a Gaussian (sigma = 4 % of the shorter side); the SAD (/1000)
 ground truth is compared with MRN's output.
 
 Run: PYTHONPATH=src python bench/dfimat_learning.py [--steps-iscn N] [--steps-mrn N] [--size S] [--seed K]
+[--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ from mattekit.training.trainer import train
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def iscn_config(run_dir: Path, steps: int, size: int, seed: int = 0) -> dict:
+def iscn_config(run_dir: Path, steps: int, size: int, seed: int = 0, changes: list[str] = ()) -> dict:
     return load_config(None, [
         "task=iscn", f"run_dir={run_dir}", "progress=false", f"seed={seed}", "dfimat.preset=tiny",
         "dfimat.interaction=click", "dfimat.rounds=2", "dfimat.scenes=3", "data.track=synth", "data.augment=false",
         f"data.fg={DATA / 'portraits-pseudo'}", f"data.bg={DATA / 'backgrounds'}", f"data.output={size}",
         "data.workers=0", "optim.batch_size=3", "optim.lr=5e-4", f"optim.epochs={steps}", "optim.amp=false",
         "optim.freeze_bn=true",
-        "checkpoint_every=0", "keep=1", "model.imagenet=true"])
+        "checkpoint_every=0", "keep=1", "model.imagenet=true", *changes])
 
 
 def click_ious(model, config: dict) -> tuple[float, float]:
@@ -64,9 +65,9 @@ def click_ious(model, config: dict) -> tuple[float, float]:
     return float(np.mean(one)), float(np.mean(first))
 
 
-def learn_iscn(steps: int, size: int, seed: int = 0) -> dict:
+def learn_iscn(steps: int, size: int, seed: int = 0, changes: list[str] = ()) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        config = iscn_config(Path(tmp) / "run", steps, size, seed)
+        config = iscn_config(Path(tmp) / "run", steps, size, seed, changes)
         from mattekit.training.tasks import build_task
         torch.manual_seed(config["seed"])
         before = click_ious(build_task(config).build(fresh=True), config)
@@ -75,7 +76,8 @@ def learn_iscn(steps: int, size: int, seed: int = 0) -> dict:
         seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
         last = sorted((Path(tmp) / "run" / "checkpoints").glob("step-*.safetensors"))[-1]
         after = click_ious(read_dfimat([last])[0], config)
-    return {"steps": len(history), "size": size, "seed": seed, "one_click_iou_before": before[0], "one_click_iou_after": after[0],
+    return {"steps": len(history), "size": size, "seed": seed, "settings": list(changes),
+            "one_click_iou_before": before[0], "one_click_iou_after": after[0],
             "first_round_iou_before": before[1], "first_round_iou_after": after[1],
             "loss_first": history[0][1], "loss_last": history[-1][1], "seconds": seconds, "cpu_seconds": cpu_seconds}
 
@@ -95,12 +97,14 @@ def main() -> None:
     parser.add_argument("--steps-mrn", type=int, default=150)
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--seed", type=int, default=0, help="the ISCN run's seed (its scenes, user and weights)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a training setting for the ISCN run (dfimat.first_clicks=3), repeatable")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.steps_mrn:
         print(json.dumps({"mrn": learn_mrn(args.steps_mrn, args.size)}, indent=1))
     if args.steps_iscn:
-        print(json.dumps({"iscn": learn_iscn(args.steps_iscn, args.size, args.seed)}, indent=1))
+        print(json.dumps({"iscn": learn_iscn(args.steps_iscn, args.size, args.seed, args.set)}, indent=1))
 
 
 if __name__ == "__main__":

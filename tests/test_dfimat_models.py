@@ -43,6 +43,10 @@ def test_every_prompt_type_and_mix_at_two_sizes(backbone):
         chosen_kind = out["kinds"][out["chosen"]].tolist()
         assert chosen_kind[3] == TEXT and chosen_kind[0] == VISUAL and set(chosen_kind) <= {TEXT, VISUAL}
         assert out["valid"][:, out["kinds"] == MEMORY].any(1).tolist() == [False] * 5 + [True]
+        with torch.no_grad():  # a batch with no visual prompt at all (text training, a sentence-only round)
+            alone = net(images[:1], [make_target(PROMPTS["text"], (height, width))])
+        assert alone["kinds"][alone["chosen"]].tolist() == [TEXT]
+        assert alone["mask"].shape == (1, height // 4, width // 4)
 
 
 def test_mrn_outputs_and_prm_rule():

@@ -15,7 +15,7 @@ from mattekit.interactive.conflict import conflict_map
 from mattekit.interactive.simulate import SimulatedUser, play
 from mattekit.training.config import load_config
 from mattekit.training.dfimat_data import perturb_mask
-from mattekit.training.task_dfimat import SCENE, rounds_before, start
+from mattekit.training.task_dfimat import SCENE, fewer_clicks, rounds_before, start
 from mattekit.training.overfit import overfit_mrn
 from mattekit.training.trainer import learning_rate, train
 
@@ -109,6 +109,14 @@ def test_training_plays_the_evaluation_user_round_by_round():
     assert set(counts) <= set(range(5)) and len(set(counts)) > 1
     assert rounds_before(start(sample, "box", rounds=5), 5) == 0 and start(sample, "text").prompts[0].text == \
         "the person on the right"
+    # training only: round 1 keeps 1..3 of the user's clicks (a prefix of its uniform draws); 3 keeps the round
+    for kind in ("click", "mixed"):
+        full = [start(dict(sample, seed=s), kind).prompts for s in range(30)]
+        kept = [fewer_clicks(start(dict(sample, seed=s), kind), 1).prompts for s in range(30)]
+        assert all(k == f[:len(k)] and len(k) >= 1 + (kind == "mixed") for k, f in zip(kept, full))
+        clicks = [sum(isinstance(p, Click) for p in k) for k, f in zip(kept, full) if isinstance(f[-1], Click)]
+        assert set(clicks) == {1, 2, 3}
+        assert [fewer_clicks(start(dict(sample, seed=s), kind), 3).prompts for s in range(30)] == full
     alpha = np.zeros((64, 64), np.float32)
     alpha[16:48, 16:48] = 1
     assert np.array_equal(perturb_mask(alpha, np.random.default_rng(3)), perturb_mask(alpha, np.random.default_rng(3)))
@@ -179,6 +187,9 @@ def test_instance_images_from_a_him2k_folder(tmp_path):
     assert len(item["alphas"]) == 2 and item["text"] in ("the person on the left", "the person on the right",
                                                           "the largest person", "the smallest person")
     assert np.array_equal(data[0]["alphas"], item["alphas"])  # fixed: the centred crop every time
+    data.set_epoch(1)
+    again = data[0]
+    assert np.array_equal(again["image"], item["image"]) and again["seed"] != item["seed"]  # prompted anew
     for kind in ("image", "alpha"):
         (tmp_path / "plain" / kind).mkdir(parents=True)
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "plain" / kind / "b.png")

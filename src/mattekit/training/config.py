@@ -66,6 +66,7 @@ DEFAULTS: dict = {
         "interaction": "mixed",  # simulated user: click, scribble, box, text or mixed
         "rounds": 5,             # rounds per sample: up to rounds-1 without gradients before the trained one
         "box_jitter": 0,         # box user: each side pushed out by 0..this many pixels (eval's --box-jitter)
+        "first_clicks": 3,       # training: round 1 keeps this..3 of the user's clicks (3: the paper's, eval's round)
         "points": None,          # iscn: Eq. 6 mask terms on this many points per mask (None: every 1/4 pixel)
         "deep_supervision": True,  # iscn: Eq. 6 on every decoder layer's prediction too
         "scenes": 1000,          # synthesised scenes per epoch
@@ -93,9 +94,9 @@ DEFAULTS: dict = {
 # settings are checked where they are used
 MINIMA = {"seed": 0, "checkpoint_every": 0, "keep": 0, "log_every": 1,
           "data.output": 32, "data.repeat": 1, "data.workers": 0, "data.per_foreground": 1,
-          "val.every": 1, "val.limit": 1, "val.max_size": 32, "dfimat.rounds": 1, "dfimat.scenes": 1,
-          "dfimat.points": 1, "dfimat.people": 1, "interpreter.timestep": 0, "interpreter.queries": 1,
-          "interpreter.width": 1, "interpreter.layers": 1, "interpreter.heads": 1,
+          "val.every": 1, "val.limit": 1, "val.max_size": 32, "dfimat.rounds": 1, "dfimat.first_clicks": 1,
+          "dfimat.scenes": 1, "dfimat.points": 1, "dfimat.people": 1, "interpreter.timestep": 0,
+          "interpreter.queries": 1, "interpreter.width": 1, "interpreter.layers": 1, "interpreter.heads": 1,
           "optim.lr": 0.0, "optim.batch_size": 1, "optim.epochs": 1, "optim.max_steps": 1}
 FLAGS = ("deterministic", "progress", "model.imagenet", "data.augment", "optim.amp", "optim.freeze_bn",
          "optim.sync_bn", "loss.official", "dfimat.deep_supervision")

@@ -2,10 +2,11 @@
 per person, and MRN's perturbed coarse masks.
 
 ``SceneSet(pool, backgrounds, output, count, seed)`` has ``count`` scenes per epoch of ``output``x``output``
-pixels; scene ``i`` of epoch ``e`` draws everything (background, people, layout, the target person, its sentence,
-the seed of its simulated user) from a generator seeded with (seed, e, i), or (seed, i) when ``fixed`` (the same
-scenes every epoch, as a finite dataset like SMPMat is). Items are dicts of numpy arrays; ``collate`` keeps a
-list.
+pixels; scene ``i`` of epoch ``e`` draws everything (background, people, layout, the target person, its sentence)
+from a generator seeded with (seed, e, i), or (seed, i) when ``fixed`` (the same scenes every epoch, as a finite
+dataset like SMPMat is). The seed of its simulated user (``user_seed``) comes from (seed, e, i) in both cases: a
+fixed scene is prompted anew every epoch (other clicks, another number of rounds), as a training set read for
+many epochs is, instead of replaying one interaction. Items are dicts of numpy arrays; ``collate`` keeps a list.
 
 ``InstanceSet(spec, split, output, seed)`` gives the same kind of items from real images with per-instance alphas
 (the HIM2K reader, ``him2k:PATH``).
@@ -39,6 +40,7 @@ from mattekit.data.synthesis import synthesize
 from mattekit.errors import UsageError
 from mattekit.io import find_images, load_image
 
+USER_STREAM = 1  # keeps the users' seeds apart from the scenes' draws of the same (seed, epoch, index)
 MIN_VISIBLE = 0.5 / 255  # a person whose alpha sums to less than this share of the image is dropped as unseen
 
 
@@ -90,7 +92,7 @@ class SceneSet(torch.utils.data.Dataset):
         alphas = scene.alphas[scene.alphas.reshape(len(scene.alphas), -1).mean(1) > MIN_VISIBLE]
         target = int(rng.integers(len(alphas)))
         return {"image": scene.image, "alphas": alphas, "target": target,
-                "text": layout_text(alphas, target, rng), "seed": int(rng.integers(2 ** 31))}
+                "text": layout_text(alphas, target, rng), "seed": user_seed(self.seed, self.epoch, index)}
 
 
 class InstanceSet(torch.utils.data.Dataset):
@@ -125,7 +127,16 @@ class InstanceSet(torch.utils.data.Dataset):
         alphas = alphas[visible] if visible.any() else alphas
         target = int(rng.integers(len(alphas)))
         return {"image": crop(item.image), "alphas": alphas, "target": target,
-                "text": layout_text(alphas, target, rng), "seed": int(rng.integers(2 ** 31))}
+                "text": layout_text(alphas, target, rng), "seed": user_seed(self.seed, self.epoch, index)}
+
+
+def user_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of item ``index``'s simulated user in ``epoch`` (new every epoch, fixed scenes or not).
+
+    >>> user_seed(0, 0, 1) == user_seed(0, 0, 1) != user_seed(0, 1, 1)
+    True
+    """
+    return int(np.random.default_rng([seed, epoch, index, USER_STREAM]).integers(2 ** 31))
 
 
 def collate(items: list[dict]) -> list[dict]:

@@ -13,7 +13,10 @@ box_jitter=dfimat.box_jitter)``, the target person as its instance; click, scrib
 from the ground truth, then a seeded random number (0 to ``dfimat.rounds`` − 1) of rounds without gradients, the
 network in inference mode, each adding the user's corrections in the error areas of its prediction with the
 conflict map and previous mask of the Session; the next round is trained with Eq. 6
-(``training.dfimat_losses.iscn_loss``; ``dfimat.points``: point sampling, ``dfimat.deep_supervision``).
+(``training.dfimat_losses.iscn_loss``; ``dfimat.points``: point sampling, ``dfimat.deep_supervision``). The user's
+seed is new every epoch (``dfimat_data.user_seed``), so a scene seen again is prompted anew. ``dfimat.first_clicks``
+below 3 (training only) keeps that many to 3 of round 1's clicks (``fewer_clicks``); 3, the default, is §5.1's
+round of 3 clicks.
 
 MRN: the coarse mask of the target is ISCN's after the same simulated rounds (``dfimat.coarse: iscn``, ISCN from
 ``dfimat.iscn_weights``, frozen) or the ground truth perturbed as Mask Guided Matting does (``perturbed``); loss
@@ -41,6 +44,7 @@ from mattekit.engines.dfimat_weights import read_dfimat, write_dfimat
 from mattekit.errors import UsageError
 from mattekit.evaluation.interactive import iou
 from mattekit.interactive.conflict import conflict_map
+from mattekit.interactive.prompts import Click
 from mattekit.interactive.simulate import KINDS, SimulatedUser
 from mattekit.models.dfimat import ISCN, MRN, iscn_settings, make_target, mrn_settings
 from mattekit.training.dfimat_data import (InstanceSet, SceneSet, collate, load_backgrounds, load_pool,
@@ -53,6 +57,7 @@ ISCN_METRICS = ("iou_gap",)
 TRAINING_KINDS = tuple(k for k in KINDS if k != "ritm")  # DFIMat §5.2's input types
 SCENE = "scene"  # the image name the simulated user's draws are keyed by (the sample seed tells scenes apart)
 MRN_METRICS = ("sad", "mse")
+CLICKS_STREAM = 1  # fewer_clicks' draws, apart from rounds_before's of the same seed
 
 
 @dataclass
@@ -96,6 +101,26 @@ def start(sample: dict, kind: str, rounds: int | None = None, box_jitter: int = 
     gt = sample["alphas"][sample["target"]]
     return Play(user, gt, sample["target"], user.first_round(gt, SCENE, sample["text"], sample["target"]),
                 sample["seed"])
+
+
+def fewer_clicks(play: Play, fewest: int) -> Play:
+    """Training only: keep the first k of round 1's clicks, k drawn in ``fewest``..(their number) from the play's
+    seed (the user drew them uniformly without replacement, so the kept ones are a uniform draw of k); other
+    prompts stay. Round 1 is still the evaluation user's when ``fewest`` is at least the number of clicks.
+
+    >>> alphas = np.zeros((1, 32, 32), np.float32); alphas[0, 4:28, 4:28] = 1
+    >>> plays = [fewer_clicks(start({"alphas": alphas, "target": 0, "text": "", "seed": s}, "click"), 1)
+    ...          for s in range(12)]
+    >>> sorted({len(p.prompts) for p in plays})
+    [1, 2, 3]
+    """
+    clicks = [p for p in play.prompts if isinstance(p, Click)]
+    if fewest >= len(clicks):
+        return play
+    keep = int(np.random.default_rng([play.seed, CLICKS_STREAM]).integers(fewest, len(clicks) + 1))
+    dropped = clicks[keep:]
+    play.prompts = [p for p in play.prompts if not any(p is d for d in dropped)]
+    return play
 
 
 def rounds_before(play: Play, most: int) -> int:
@@ -180,7 +205,8 @@ class DFIMatTask:
                              f"not {val['metric']!r}.")
 
     def plays(self, batch: dict) -> tuple[list[Play], list[int]]:
-        plays = [self.start(s) for s in batch["samples"]]
+        """The training plays (round 1 with ``dfimat.first_clicks``..3 clicks) and their no-gradient rounds."""
+        plays = [fewer_clicks(self.start(s), self.options["first_clicks"]) for s in batch["samples"]]
         return plays, [rounds_before(p, self.options["rounds"]) for p in plays]
 
     def start(self, sample: dict) -> Play:

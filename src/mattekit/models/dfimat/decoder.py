@@ -138,7 +138,7 @@ class Decoder(nn.Module):
             if kind == TEXT:
                 content = content + text_pooled[:, None]
             if kind == VISUAL:
-                content = (content[:, None] + prompt_pooled[:, :, None]).reshape(batch, prompts * n, -1)
+                content = (content[:, None] + prompt_pooled[:, :, None]).reshape(batch, prompts * n, content.shape[-1])
                 position = position.repeat(prompts, 1)
             parts.append(content)
             positions.append(position[None].expand(batch, -1, -1))
