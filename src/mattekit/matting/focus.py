@@ -50,10 +50,28 @@ def expand_known(image: np.ndarray, trimap: np.ndarray, radius: int = EXPANSION_
     kernels.prepare()  # numba kernels: loaded when first needed
     from pymatting.alpha.estimate_alpha_sm import expand_trimap
 
-    levels = (trimap / 255.0).astype(np.float32)
-    expanded = levels.copy()
-    expand_trimap(expanded, levels, np.ascontiguousarray(image, dtype=np.float32), radius, colour)
-    return np.select([expanded == 1.0, expanded == 0.0], [FOREGROUND, BACKGROUND], UNKNOWN).astype(np.uint8)
+    expanded = np.select([trimap == FOREGROUND, trimap == BACKGROUND], [FOREGROUND, BACKGROUND], UNKNOWN)
+    expanded = expanded.astype(np.uint8)
+    if (expanded == UNKNOWN).any():  # only the unknown pixels and the known ones within reach of them take part
+        box = around(expanded == UNKNOWN, radius)
+        levels = (trimap[box] / 255.0).astype(np.float32)
+        labels = levels.copy()
+        expand_trimap(labels, levels, np.ascontiguousarray(image[box], dtype=np.float32), radius, colour)
+        expanded[box] = np.select([labels == 1.0, labels == 0.0], [FOREGROUND, BACKGROUND], UNKNOWN)
+    return expanded
+
+
+def around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The (rows, columns) slices of the bounding box of the set pixels of ``mask`` (at least one), grown by
+    ``margin`` on each side and clipped to the array.
+
+    >>> mask = np.zeros((10, 10), bool); mask[4, 5:7] = True
+    >>> around(mask, 2)
+    (slice(2, 7, None), slice(3, 9, None))
+    """
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (slice(max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + 1 + margin)),
+            slice(max(0, columns[0] - margin), min(mask.shape[1], columns[-1] + 1 + margin)))
 
 
 WINDOW_CHUNK = 16_384  # 3x3 windows per step of ``unknown_rows`` (bounds its temporaries to about 40 MB)
@@ -121,9 +139,7 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
         return alpha
     # Only the transition and the known pixels around it take part.
     near = cv2.dilate(is_unknown.astype(np.uint8), disk(SAMPLE_MARGIN)) > 0
-    top, bottom = np.flatnonzero(near.any(axis=1))[[0, -1]]
-    left, right = np.flatnonzero(near.any(axis=0))[[0, -1]]
-    box = (slice(top, bottom + 1), slice(left, right + 1))
+    box = around(near, 0)
     crop, crop_trimap, near = image[box], trimap[box], near[box]
     unknown, fg = is_unknown[box].ravel(), is_fg[box].ravel()
     rows = unknown_rows(crop, unknown.reshape(crop.shape[:2]), epsilon)
@@ -195,7 +211,8 @@ def solve_focus(
     """Alpha (float32 HxW in [0, 1]) of a uint8 RGB ``image`` for a uint8 0/128/255 ``trimap``.
 
     Images over ``work_pixels`` are solved downscaled; the transition is then upsampled with a guided filter on
-    the full image, and known pixels keep their trimap value (the TT merge rule).
+    the image around the transition (within the filter's reach of it), and known pixels keep their trimap value (the
+    TT merge rule).
     """
     height, width = trimap.shape
     scale = min(1.0, (work_pixels / (height * width)) ** 0.5)
@@ -207,5 +224,8 @@ def solve_focus(
         alpha = solve_laplacian(small, _downscale_trimap(trimap, size), sample_weight)
         alpha = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
         radius = max(1, round(1.0 / scale))
-        alpha = guided_upsample(image, alpha, radius, 1e-4 * 255**2)
+        if (trimap == UNKNOWN).any():  # the filter reaches 2 radii: beyond that the known pixels keep their label
+            box = around(trimap == UNKNOWN, 2 * radius + 1)
+            alpha[box] = guided_upsample(np.ascontiguousarray(image[box]), np.ascontiguousarray(alpha[box]), radius,
+                                         1e-4 * 255**2)
     return merge_tt(trimap_levels(trimap), np.clip(alpha, 0.0, 1.0, dtype=np.float32))
