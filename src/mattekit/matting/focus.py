@@ -69,7 +69,7 @@ def around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
     >>> around(mask, 2)
     (slice(2, 7, None), slice(3, 9, None))
     """
-    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    rows, columns = np.flatnonzero(mask.any(axis=1)).tolist(), np.flatnonzero(mask.any(axis=0)).tolist()
     return (slice(max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + 1 + margin)),
             slice(max(0, columns[0] - margin), min(mask.shape[1], columns[-1] + 1 + margin)))
 
