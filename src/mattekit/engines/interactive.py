@@ -4,7 +4,8 @@ DFIMat (Jiao et al., ACCV 2024, arXiv 2410.09788, §3) splits interactive mattin
 person means and refining its matte. Without trained DFIMat weights, this engine builds both from what ships:
 
 - semantic capture (``mattekit.engines.capture``, at a working resolution), from the default engine's segmenters
-  (MODNet, U²-Netp; their map is the *prior*, cached per image and per box crop in the session's state):
+  (MODNet, U²-Netp; the trusted one's map is the *prior*, cached per image and per box crop in the session's state;
+  U²-Netp runs only when MODNet's map is unsure or a click asks for the other map):
   round 1 (or any round with a new box): a box gives the prior inside it, cut from the people entering it by a
   GrabCut on the box (the prior of those crossing its sides split off first, ``capture.crossing_part``);
   positive clicks and scribbles give the instances of the prior they touch, one person separated from the others
