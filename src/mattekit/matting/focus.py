@@ -98,11 +98,12 @@ def unknown_rows(image: np.ndarray, unknown: np.ndarray, epsilon: float = 1e-7) 
     inside = np.zeros((height, width), bool)
     inside[1:-1, 1:-1] = True
     centres = np.flatnonzero(inside & (cv2.dilate(unknown.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0))
+    count = int(unknown.sum())
     row_of = np.full(height * width, -1)
-    row_of[unknown.ravel()] = np.arange(int(unknown.sum()))
+    row_of[unknown.ravel()] = np.arange(count)
     colours = np.asarray(image, np.float64).reshape(-1, 3)
     steps = np.array([dy * width + dx for dy, dx in _OFFSETS])
-    sums = np.zeros(len(row_of[row_of >= 0]) * 25)
+    sums = np.zeros(count * 25)  # row r's 5x5 neighbourhood at 25 r ... 25 r + 24
     for start in range(0, len(centres), WINDOW_CHUNK):
         pixels = centres[start:start + WINDOW_CHUNK, None] + steps  # (n, 9)
         centred = colours[pixels]
@@ -114,13 +115,12 @@ def unknown_rows(image: np.ndarray, unknown: np.ndarray, epsilon: float = 1e-7) 
         wanted = rows >= 0
         slots = rows[wanted] * 25 + np.broadcast_to(_PAIR_SLOT, values.shape)[wanted]
         sums += np.bincount(slots, values[wanted], minlength=sums.size)
-    pixel = np.repeat(np.flatnonzero(unknown.ravel()), 25)
-    y, x = np.divmod(pixel, width)
-    dy, dx = np.divmod(np.tile(np.arange(25), len(sums) // 25), 5)
+    row = np.repeat(np.arange(count), 25)
+    y, x = np.divmod(np.flatnonzero(unknown.ravel())[row], width)
+    dy, dx = np.divmod(np.tile(np.arange(25), count), 5)
     y, x = y + dy - 2, x + dx - 2
     valid = (y >= 0) & (y < height) & (x >= 0) & (x < width)
-    return scipy.sparse.csr_matrix((sums[valid], (np.repeat(np.arange(len(sums) // 25), 25)[valid],
-                                                  (y * width + x)[valid])), shape=(len(sums) // 25, height * width))
+    return scipy.sparse.csr_matrix((sums[valid], (row[valid], (y * width + x)[valid])), shape=(count, height * width))
 
 
 def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float = SAMPLE_WEIGHT,
