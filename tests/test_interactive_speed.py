@@ -1,11 +1,13 @@
-"""The offline interactive engine's bounded work: a GrabCut window cut downscaled agrees with the full cut, and a
-later round solves only the windows around its changed trimap pixels, keeping the earlier matte elsewhere."""
+"""The offline interactive engine's bounded work: a GrabCut window cut downscaled agrees with the full cut, a
+later round solves only the windows around its changed trimap pixels, keeping the earlier matte elsewhere, and
+U²-Netp runs only when MODNet's map is unsure or a prompt asks for the other map."""
 
 import cv2
 import numpy as np
 
 from mattekit.engines import capture, shared_engine
-from mattekit.engines.interactive import REFINE_MARGIN, changed_windows
+from mattekit.engines.default import unsure_ratio
+from mattekit.engines.interactive import SURE_MODNET, REFINE_MARGIN, ImageState, changed_windows
 from mattekit.matting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 
@@ -60,3 +62,42 @@ def test_a_later_round_keeps_the_earlier_matte_outside_its_windows():
     assert np.array_equal(second.foreground[outside], first.foreground[outside])
     assert np.abs(second.alpha - whole.alpha).max() < 0.05
     assert engine.refine(image, trimap, (trimap, first)) is first
+
+
+class _Maps:
+    """A segmenter giving a fixed map (at the size of whatever it is shown), counting its runs."""
+
+    def __init__(self, prob: np.ndarray):
+        self.prob, self.runs = prob, 0
+
+    def probability(self, crop: np.ndarray) -> np.ndarray:
+        self.runs += 1
+        return cv2.resize(self.prob, crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+
+
+class _Segmenters:
+    def __init__(self, modnet: np.ndarray, u2netp: np.ndarray):
+        self.modnet, self.u2netp = _Maps(modnet), _Maps(u2netp)
+
+
+def _disc(soft: float) -> np.ndarray:
+    """A disc map whose edge ramp is ``soft`` pixels wide."""
+    rows, columns = np.indices((100, 100))
+    return np.clip((30 - np.hypot(rows - 50, columns - 50)) / soft + 0.5, 0, 1).astype(np.float32)
+
+
+def test_u2netp_runs_only_when_modnets_map_is_unsure_or_the_other_map_is_asked_for():
+    image = np.zeros((100, 100, 3), np.uint8)
+    sure, unsure, sharp = _disc(1), _disc(40), _disc(0.5)
+    assert unsure_ratio(sure) < SURE_MODNET <= unsure_ratio(unsure)
+    state = ImageState(image, _Segmenters(sure, unsure), 10_000)
+    assert state.probability()[1] == "person" and state.segmenters.u2netp.runs == 0
+    assert np.array_equal(state.alternative(), unsure) and state.segmenters.u2netp.runs == 1
+    state.alternative()
+    assert (state.segmenters.modnet.runs, state.segmenters.u2netp.runs) == (1, 1)
+    # an unsure MODNet map: both run, and U²-Netp's sharper map on another subject wins (choose_glance)
+    moved = np.roll(sharp, 40, axis=1)
+    state = ImageState(image, _Segmenters(unsure, moved), 10_000)
+    prob, kind = state.probability()
+    assert kind == "object" and np.array_equal(prob, moved) and np.array_equal(state.alternative(), unsure)
+    assert (state.segmenters.modnet.runs, state.segmenters.u2netp.runs) == (1, 1)

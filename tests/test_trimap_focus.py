@@ -93,3 +93,36 @@ def test_foreground_of_images_a_pixel_wide(shape):
     image = np.full(shape + (3,), 90, np.uint8)
     foreground = estimate_foreground(image, np.full(shape, 0.5, np.float32))
     assert foreground.shape == shape + (3,) and np.allclose(foreground, 90 / 255, atol=1e-3)
+
+
+def test_laplacian_rows_equal_the_whole_laplacian_rows():
+    from mattekit import kernels
+    from mattekit.matting.focus import unknown_rows
+
+    rng = np.random.default_rng(4)
+    image = rng.random((30, 41, 3))
+    image[:10, :12] = 0.3  # a flat patch: a nearly singular window covariance
+    unknown = np.zeros((30, 41), bool)
+    unknown[5:20, 0:15] = unknown[29, 40] = unknown[12, 25:38] = True  # on the image's edges too
+    whole = kernels.prepare().cf_laplacian(image, 1e-7, 1, ~unknown).tocsr()[unknown.ravel()]
+    rows = unknown_rows(image, unknown)
+    assert rows.shape == whole.shape
+    assert np.abs((rows - whole).toarray()).max() < 1e-6 * np.abs(whole).max()
+
+
+def test_known_region_expansion_equals_it_on_the_whole_image():
+    from mattekit import kernels
+    from mattekit.matting.focus import expand_known
+
+    kernels.prepare()
+    from pymatting.alpha.estimate_alpha_sm import expand_trimap
+
+    image, _, trimap = composite_scene(120)
+    image = image.astype(np.float32) / 255
+    trimap[:3, :40] = 128  # a transition at the border, far from the other
+    levels = (trimap / 255.0).astype(np.float32)
+    whole = levels.copy()
+    expand_trimap(whole, levels, np.ascontiguousarray(image), 10, 0.02)
+    expected = np.select([whole == 1.0, whole == 0.0], [255, 0], 128)
+    expanded = expand_known(image, trimap)
+    assert np.array_equal(expanded, expected) and (expanded != trimap).any()

@@ -1,8 +1,9 @@
 """Focus: the alpha inside a trimap's transition, from a sparse matting Laplacian solved by preconditioned CG.
 
 Two terms meet in one sparse system:
-- smoothness: the closed-form matting Laplacian of Levin et al. (pymatting's ``cf_laplacian``), which follows
-  colour lines in 3x3 windows and keeps edges sharp, but only propagates the known colours locally;
+- smoothness: the closed-form matting Laplacian of Levin et al. (``unknown_rows``: only its rows of unknown
+  pixels, the ones the system needs), which follows colour lines in 3x3 windows and keeps edges sharp, but only
+  propagates the known colours locally;
 - data: sampling estimates with confidences (``mattekit.matting.sampling``), which bring colour evidence from
   further along the boundary where foreground and background colours repeat across a wide band.
 Before solving, unknown pixels whose colour nearly equals that of a known pixel close by take that pixel's label
@@ -49,10 +50,77 @@ def expand_known(image: np.ndarray, trimap: np.ndarray, radius: int = EXPANSION_
     kernels.prepare()  # numba kernels: loaded when first needed
     from pymatting.alpha.estimate_alpha_sm import expand_trimap
 
-    levels = (trimap / 255.0).astype(np.float32)
-    expanded = levels.copy()
-    expand_trimap(expanded, levels, np.ascontiguousarray(image, dtype=np.float32), radius, colour)
-    return np.select([expanded == 1.0, expanded == 0.0], [FOREGROUND, BACKGROUND], UNKNOWN).astype(np.uint8)
+    expanded = np.select([trimap == FOREGROUND, trimap == BACKGROUND], [FOREGROUND, BACKGROUND], UNKNOWN)
+    expanded = expanded.astype(np.uint8)
+    if (expanded == UNKNOWN).any():  # only the unknown pixels and the known ones within reach of them take part
+        box = around(expanded == UNKNOWN, radius)
+        levels = (trimap[box] / 255.0).astype(np.float32)
+        labels = levels.copy()
+        expand_trimap(labels, levels, np.ascontiguousarray(image[box], dtype=np.float32), radius, colour)
+        expanded[box] = np.select([labels == 1.0, labels == 0.0], [FOREGROUND, BACKGROUND], UNKNOWN)
+    return expanded
+
+
+def around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The (rows, columns) slices of the bounding box of the set pixels of ``mask`` (at least one), grown by
+    ``margin`` on each side and clipped to the array.
+
+    >>> mask = np.zeros((10, 10), bool); mask[4, 5:7] = True
+    >>> around(mask, 2)
+    (slice(2, 7, None), slice(3, 9, None))
+    """
+    rows, columns = np.flatnonzero(mask.any(axis=1)).tolist(), np.flatnonzero(mask.any(axis=0)).tolist()
+    return (slice(max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + 1 + margin)),
+            slice(max(0, columns[0] - margin), min(mask.shape[1], columns[-1] + 1 + margin)))
+
+
+WINDOW_CHUNK = 16_384  # 3x3 windows per step of ``unknown_rows`` (bounds its temporaries to about 40 MB)
+_OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]  # a 3x3 window's pixels around its centre
+# where pixel b of a window lies relative to pixel a of it, as an index into a row's 5x5 neighbourhood
+_PAIR_SLOT = np.array([[(yb - ya + 2) * 5 + xb - xa + 2 for yb, xb in _OFFSETS] for ya, xa in _OFFSETS])
+
+
+def unknown_rows(image: np.ndarray, unknown: np.ndarray, epsilon: float = 1e-7) -> scipy.sparse.csr_matrix:
+    """The rows of the ``unknown`` pixels (bool HxW; rows in row-major order, columns every pixel) of the
+    closed-form matting Laplacian of ``image`` (float HxWx3) with 3x3 windows: Levin, Lischinski and Weiss, "A
+    Closed-Form Solution to Natural Image Matting", TPAMI 2008, eq. 12,
+    L_ij = sum over windows w holding i and j of δ_ij - (1 + (I_i - μ_w)ᵀ (Σ_w + ε/9 I₃)⁻¹ (I_j - μ_w)) / 9,
+    over the windows that lie wholly inside the image. Only the windows holding an unknown pixel are computed,
+    so the cost follows the unknown pixels, not the image. Each row keeps its 5x5 neighbourhood inside the image.
+
+    >>> image = np.random.default_rng(0).random((6, 7, 3)); unknown = np.zeros((6, 7), bool); unknown[2:4, 3] = True
+    >>> rows = unknown_rows(image, unknown)
+    >>> rows.shape, bool(np.allclose(rows.sum(axis=1), 0)), bool(np.allclose(rows[:, [17, 24]].toarray(),
+    ...                                                                     rows[:, [17, 24]].toarray().T))
+    ((2, 42), True, True)
+    """
+    height, width = unknown.shape
+    inside = np.zeros((height, width), bool)
+    inside[1:-1, 1:-1] = True
+    centres = np.flatnonzero(inside & (cv2.dilate(unknown.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0))
+    count = int(unknown.sum())
+    row_of = np.full(height * width, -1)
+    row_of[unknown.ravel()] = np.arange(count)
+    colours = np.asarray(image, np.float64).reshape(-1, 3)
+    steps = np.array([dy * width + dx for dy, dx in _OFFSETS])
+    sums = np.zeros(count * 25)  # row r's 5x5 neighbourhood at 25 r ... 25 r + 24
+    for start in range(0, len(centres), WINDOW_CHUNK):
+        pixels = centres[start:start + WINDOW_CHUNK, None] + steps  # (n, 9)
+        centred = colours[pixels]
+        centred -= centred.mean(axis=1, keepdims=True)
+        covariance = (np.einsum("nkc,nkd->ncd", centred, centred) + epsilon * np.eye(3)) / 9
+        spread = np.linalg.inv(covariance)
+        values = np.eye(9) - (1 + np.matmul(np.matmul(centred, spread), centred.transpose(0, 2, 1))) / 9
+        rows = np.broadcast_to(row_of[pixels][:, :, None], values.shape)
+        wanted = rows >= 0
+        slots = rows[wanted] * 25 + np.broadcast_to(_PAIR_SLOT, values.shape)[wanted]
+        sums += np.bincount(slots, values[wanted], minlength=sums.size)
+    row = np.repeat(np.arange(count), 25)
+    y, x = np.divmod(np.flatnonzero(unknown.ravel())[row], width)
+    dy, dx = np.divmod(np.tile(np.arange(25), count), 5)
+    y, x = y + dy - 2, x + dx - 2
+    valid = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    return scipy.sparse.csr_matrix((sums[valid], (row[valid], (y * width + x)[valid])), shape=(count, height * width))
 
 
 def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float = SAMPLE_WEIGHT,
@@ -64,7 +132,6 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
     closed-form Laplacian and a_s, c the sampling estimates and their
     confidences (``mattekit.matting.sampling``), drawn from known pixels within ``SAMPLE_MARGIN`` of U.
     """
-    cf_laplacian = kernels.prepare().cf_laplacian
     trimap = expand_known(image, trimap)
     is_fg, is_unknown = trimap == FOREGROUND, trimap == UNKNOWN
     alpha = is_fg.astype(np.float64)
@@ -72,16 +139,13 @@ def solve_laplacian(image: np.ndarray, trimap: np.ndarray, sample_weight: float 
         return alpha
     # Only the transition and the known pixels around it take part.
     near = cv2.dilate(is_unknown.astype(np.uint8), disk(SAMPLE_MARGIN)) > 0
-    top, bottom = np.flatnonzero(near.any(axis=1))[[0, -1]]
-    left, right = np.flatnonzero(near.any(axis=0))[[0, -1]]
-    box = (slice(top, bottom + 1), slice(left, right + 1))
+    box = around(near, 0)
     crop, crop_trimap, near = image[box], trimap[box], near[box]
     unknown, fg = is_unknown[box].ravel(), is_fg[box].ravel()
-    laplacian = cf_laplacian(crop, epsilon=epsilon, radius=1, is_known=~unknown)
-    laplacian = laplacian.tocsr()
+    rows = unknown_rows(crop, unknown.reshape(crop.shape[:2]), epsilon)
     known = ~unknown
-    l_u = laplacian[unknown][:, unknown]
-    rhs = -(laplacian[unknown][:, known] @ fg[known].astype(np.float64))
+    l_u = rows[:, unknown]
+    rhs = -(rows[:, known] @ fg[known].astype(np.float64))
     if sample_weight:
         estimate, confidence = sample_alpha(crop, crop_trimap, usable=near)
         l_u = l_u + scipy.sparse.diags(sample_weight * confidence)
@@ -147,7 +211,8 @@ def solve_focus(
     """Alpha (float32 HxW in [0, 1]) of a uint8 RGB ``image`` for a uint8 0/128/255 ``trimap``.
 
     Images over ``work_pixels`` are solved downscaled; the transition is then upsampled with a guided filter on
-    the full image, and known pixels keep their trimap value (the TT merge rule).
+    the image around the transition (within the filter's reach of it), and known pixels keep their trimap value (the
+    TT merge rule).
     """
     height, width = trimap.shape
     scale = min(1.0, (work_pixels / (height * width)) ** 0.5)
@@ -159,5 +224,8 @@ def solve_focus(
         alpha = solve_laplacian(small, _downscale_trimap(trimap, size), sample_weight)
         alpha = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
         radius = max(1, round(1.0 / scale))
-        alpha = guided_upsample(image, alpha, radius, 1e-4 * 255**2)
+        if (trimap == UNKNOWN).any():  # the filter reaches 2 radii: beyond that the known pixels keep their label
+            box = around(trimap == UNKNOWN, 2 * radius + 1)
+            alpha[box] = guided_upsample(np.ascontiguousarray(image[box]), np.ascontiguousarray(alpha[box]), radius,
+                                         1e-4 * 255**2)
     return merge_tt(trimap_levels(trimap), np.clip(alpha, 0.0, 1.0, dtype=np.float32))
