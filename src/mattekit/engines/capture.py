@@ -52,6 +52,9 @@ MIN_WINDOW = 12  # pixels
 CROSS = 0.03  # the prior running on this share of a box's size beyond a side: someone crosses it ...
 MAX_CROSSING = 0.5  # ... unless they would take more than this share of the prior inside the box (a failed split)
 PERSON_DEPTH = 0.5  # a negative click removes a whole person only at this share of its region's deepest point
+OBJECT_REACH = 0.75  # an object cut's probable foreground: this share of a click's distance to the border
+OBJECT_ITERATIONS = 5  # GrabCut iterations of an object cut
+EDGE_THRESHOLDS = (50, 150)  # Canny's: a correction's hard seed stops at the nearest edge of the image
 
 
 def touched(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -234,10 +237,14 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     half = max(MIN_WINDOW, round(WINDOW * reach))
     x0, y0 = max(0, columns.min() - half), max(0, rows.min() - half)
     x1, y1 = min(mask.shape[1], columns.max() + 1 + half), min(mask.shape[0], rows.max() + 1 + half)
-    inside = np.zeros(mask.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    agreeing = touched((prior if wanted else ~prior) & side & inside, blob)
-    if agreeing.any():
+    window = (x0, y0, x1, y1)
+    if wanted and not mask.any():
+        return object_cut(image, positive, negative) | blob
+    # the prior's region under the blob, when the prior agrees with the blob's side there and the region ends
+    # inside the window (a region cut by the window says only that the prior disagrees with the mask everywhere)
+    agreeing = touched((prior if wanted else ~prior) & side, blob)
+    said = prior[y0:y1, x0:x1].any()  # a prior with nothing in the window says nothing there
+    if said and agreeing.any() and _inside(agreeing, window, mask.shape):
         return agreeing | blob
     distance = padded_distance(prior) if people and not wanted and (blob & prior).any() else None
     point = None if distance is None else np.unravel_index(np.argmax(np.where(blob & prior, distance, -1)),
@@ -248,10 +255,52 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
             return person | blob
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
-    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
+    # around the blob, its side is probable as far as half its distance to the mask's edge, certain only up to
+    # the nearest colour edge
+    near = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
+    labels[near & side] = cv2.GC_PR_FGD if wanted else cv2.GC_PR_BGD
+    radius = min(reach / 2, _edge_distance(image, blob, window))
+    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(radius)))) > 0
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
-    changed = (grabcut(image, labels, (x0, y0, x1, y1), max_pixels=CORRECTION_PIXELS) == wanted) & side
+    changed = (grabcut(image, labels, window, max_pixels=CORRECTION_PIXELS) == wanted) & side
     return touched(changed | blob, blob)
+
+
+def object_cut(image: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """The object that the ``positive`` pixels mark when nothing is masked yet (the segmenters missed it):
+    GrabCut on the whole image (downscaled to ``CORRECTION_PIXELS``), probable foreground around each positive
+    prompt as far as ``OBJECT_REACH`` of its distance to the image's border (the largest disk around it that the
+    image holds), probable background elsewhere, the positive pixels hard foreground and the negative ones hard
+    background; the connected parts that hold a positive pixel."""
+    count, blobs = cv2.connectedComponents(positive.astype(np.uint8), connectivity=8)
+    room = padded_distance(np.ones(positive.shape, bool))
+    labels = np.full(positive.shape, cv2.GC_PR_BGD, np.uint8)
+    for label in range(1, count):
+        blob = blobs == label
+        radius = max(1, round(OBJECT_REACH * float(room[blob].max())))
+        labels[cv2.dilate(blob.astype(np.uint8), _disk(radius)) > 0] = cv2.GC_PR_FGD
+    labels[negative], labels[positive] = cv2.GC_BGD, cv2.GC_FGD
+    return touched(grabcut(image, labels, None, OBJECT_ITERATIONS, CORRECTION_PIXELS), positive)
+
+
+def _inside(region: np.ndarray, window, shape) -> bool:
+    """Whether ``region`` lies in ``window`` (x0, y0, x1, y1) without touching a side of it that is not the
+    image's border."""
+    x0, y0, x1, y1 = window
+    rx0, ry0, rx1, ry1 = bounds(region)
+    return ((rx0 > x0 or x0 == 0) and (ry0 > y0 or y0 == 0) and (rx1 < x1 or x1 == shape[1])
+            and (ry1 < y1 or y1 == shape[0]))
+
+
+def _edge_distance(image: np.ndarray, blob: np.ndarray, window) -> float:
+    """How far the colour around ``blob`` stays even: the distance from the blob's centre to the nearest
+    Canny edge of the ``window`` (x0, y0, x1, y1) of ``image``."""
+    x0, y0, x1, y1 = window
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(grey, *EDGE_THRESHOLDS)
+    far = cv2.distanceTransform((edges == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    rows, columns = np.nonzero(blob[y0:y1, x0:x1])
+    return float(far[round(rows.mean()), round(columns.mean())])
 
 
 def candidates(image: np.ndarray, prob: np.ndarray, kind: str, min_share: float = 0.005) -> list[Candidate]:
