@@ -52,7 +52,8 @@ MIN_WINDOW = 12  # pixels
 CROSS = 0.03  # the prior running on this share of a box's size beyond a side: someone crosses it ...
 MAX_CROSSING = 0.5  # ... unless they would take more than this share of the prior inside the box (a failed split)
 PERSON_DEPTH = 0.5  # a negative click removes a whole person only at this share of its region's deepest point
-OBJECT_REACH = 0.75  # an object cut's probable foreground: this share of a click's distance to the border
+MODEL_PIXELS = 10_000  # a correction's GrabCut learns its colours from at least this many pixels
+OBJECT_REACH = (0.25, 0.5, 0.75)  # an object cut's probable foreground: these shares of a click's room
 OBJECT_ITERATIONS = 5  # GrabCut iterations of an object cut
 EDGE_THRESHOLDS = (50, 150)  # Canny's: a correction's hard seed stops at the nearest edge of the image
 
@@ -240,6 +241,9 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     window = (x0, y0, x1, y1)
     if wanted and not mask.any():
         return object_cut(image, positive, negative) | blob
+    part = touched(mask, blob)
+    if not wanted and not (part & positive).any() and (mask & ~part & positive).any():
+        return part  # a part of the mask apart from every part the positive prompts hold
     # the prior's region under the blob, when the prior agrees with the blob's side there and the region ends
     # inside the window (a region cut by the window says only that the prior disagrees with the mask everywhere)
     agreeing = touched((prior if wanted else ~prior) & side, blob)
@@ -262,25 +266,48 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     radius = min(reach / 2, _edge_distance(image, blob, window))
     seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(radius)))) > 0
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
-    changed = (grabcut(image, labels, window, max_pixels=CORRECTION_PIXELS) == wanted) & side
+    # the colour models learn from at least MODEL_PIXELS around the window, whose labels outside it stay fixed
+    context = _context(window, mask.shape, MODEL_PIXELS)
+    outside = np.ones(mask.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    labels[outside & (labels == cv2.GC_PR_FGD)], labels[outside & (labels == cv2.GC_PR_BGD)] = cv2.GC_FGD, cv2.GC_BGD
+    changed = (grabcut(image, labels, context, max_pixels=CORRECTION_PIXELS) == wanted) & side
     return touched(changed | blob, blob)
 
 
 def object_cut(image: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
     """The object that the ``positive`` pixels mark when nothing is masked yet (the segmenters missed it):
-    GrabCut on the whole image (downscaled to ``CORRECTION_PIXELS``), probable foreground around each positive
-    prompt as far as ``OBJECT_REACH`` of its distance to the image's border (the largest disk around it that the
-    image holds), probable background elsewhere, the positive pixels hard foreground and the negative ones hard
-    background; the connected parts that hold a positive pixel."""
+    GrabCut on the whole image (downscaled to ``CORRECTION_PIXELS``), probable foreground in a disk around each
+    positive prompt, probable background elsewhere, the positive pixels hard foreground and the negative ones hard
+    background; the connected parts that hold a positive pixel. The disks' radius is a share of each prompt's
+    distance to the image's border (``OBJECT_REACH``, the smallest first): a cut that keeps less than half of its
+    disks says their colours were not the object's, and the next share is tried."""
     count, blobs = cv2.connectedComponents(positive.astype(np.uint8), connectivity=8)
     room = padded_distance(np.ones(positive.shape, bool))
-    labels = np.full(positive.shape, cv2.GC_PR_BGD, np.uint8)
-    for label in range(1, count):
-        blob = blobs == label
-        radius = max(1, round(OBJECT_REACH * float(room[blob].max())))
-        labels[cv2.dilate(blob.astype(np.uint8), _disk(radius)) > 0] = cv2.GC_PR_FGD
-    labels[negative], labels[positive] = cv2.GC_BGD, cv2.GC_FGD
-    return touched(grabcut(image, labels, None, OBJECT_ITERATIONS, CORRECTION_PIXELS), positive)
+    for share in OBJECT_REACH:
+        labels = np.full(positive.shape, cv2.GC_PR_BGD, np.uint8)
+        for label in range(1, count):
+            blob = blobs == label
+            radius = max(1, round(share * float(room[blob].max())))
+            labels[cv2.dilate(blob.astype(np.uint8), _disk(radius)) > 0] = cv2.GC_PR_FGD
+        labels[negative], labels[positive] = cv2.GC_BGD, cv2.GC_FGD
+        disks = labels != cv2.GC_PR_BGD
+        cut = touched(grabcut(image, labels, None, OBJECT_ITERATIONS, CORRECTION_PIXELS), positive)
+        if (cut & disks).sum() >= 0.5 * disks.sum():
+            break
+    return cut
+
+
+def _context(window, shape, pixels: int) -> tuple[int, int, int, int]:
+    """``window`` (x0, y0, x1, y1) grown evenly on each side until it holds ``pixels`` (clipped to ``shape``).
+
+    >>> _context((40, 40, 50, 50), (100, 100), 400)
+    (35, 35, 55, 55)
+    """
+    x0, y0, x1, y1 = window
+    width, height = x1 - x0, y1 - y0
+    grow = max(0, int(np.ceil((-(width + height) + np.sqrt((width - height) ** 2 + 4 * pixels)) / 4)))
+    return max(0, x0 - grow), max(0, y0 - grow), min(shape[1], x1 + grow), min(shape[0], y1 + grow)
 
 
 def _inside(region: np.ndarray, window, shape) -> bool:
