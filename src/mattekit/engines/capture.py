@@ -258,6 +258,8 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
         if person.sum() < MIN_PERSON_LEFT * mask.sum():
             return person | blob
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    if said:  # the prior's region that reaches past the window is still the probable side within it
+        labels[agreeing] = cv2.GC_PR_FGD if wanted else cv2.GC_PR_BGD
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
     # around the blob, its side is probable as far as half its distance to the mask's edge, certain only up to
     # the nearest colour edge
