@@ -12,8 +12,8 @@ person means and refining its matte. Without trained DFIMat weights, this engine
   of a merged group (``capture.person_cut``) when the prior is MODNet's (people), and a click on a person that
   MODNet missed the region U²-Netp finds there less MODNet's (the other people);
   text picks one of ``candidates(state)``; prompts the prior cannot explain are then handled as corrections.
-  Later rounds: the previous mask is kept and changed only where the conflict map (DFIMat's M_ref, §3.2) asks,
-  each conflict blob growing into the wrong region it sits in (``capture.correct``);
+  Later rounds: the previous round's captured mask is kept and changed only where the conflict map (DFIMat's
+  M_ref, §3.2) asks, each conflict blob growing into the wrong region it sits in (``capture.correct``);
 - refinement: a trimap around that mask (``refinement_trimap``: the segmenter's unsure pixels widen it where it
   agrees with the mask, and where it does not the band covers the cut's edge error; click and scribble pixels are
   known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
@@ -87,6 +87,7 @@ class ImageState:
         return None if kept is None else kept[2]
 
     def _kept(self, previous: np.ndarray | None) -> tuple | None:
+        """What ``remember`` kept of the round whose alpha is ``previous`` (the same array, else an equal one)."""
         if previous is None:
             return None
         same = [kept for kept in reversed(self._mattes) if kept[1].alpha is previous]
