@@ -257,9 +257,11 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
         person = person_cut(image, prior, point, CORRECTION_PIXELS) & mask
         if person.sum() < MIN_PERSON_LEFT * mask.sum():
             return person | blob
+    inside = np.zeros(mask.shape, bool)
+    inside[y0:y1, x0:x1] = True
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     if said:  # the prior's region that reaches past the window is still the probable side within it
-        labels[agreeing] = cv2.GC_PR_FGD if wanted else cv2.GC_PR_BGD
+        labels[agreeing & inside] = cv2.GC_PR_FGD if wanted else cv2.GC_PR_BGD
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
     # around the blob, its side is probable as far as half its distance to the mask's edge, certain only up to
     # the nearest colour edge
@@ -270,10 +272,8 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
     # the colour models learn from at least MODEL_PIXELS around the window, whose labels outside it stay fixed
     context = _context(window, mask.shape, MODEL_PIXELS)
-    outside = np.ones(mask.shape, bool)
-    outside[y0:y1, x0:x1] = False
-    labels[outside & (labels == cv2.GC_PR_FGD)], labels[outside & (labels == cv2.GC_PR_BGD)] = cv2.GC_FGD, cv2.GC_BGD
-    changed = (grabcut(image, labels, context, max_pixels=CORRECTION_PIXELS) == wanted) & side
+    labels[~inside & (labels == cv2.GC_PR_FGD)], labels[~inside & (labels == cv2.GC_PR_BGD)] = cv2.GC_FGD, cv2.GC_BGD
+    changed = (grabcut(image, labels, context, max_pixels=CORRECTION_PIXELS) == wanted) & side & inside
     return touched(changed | blob, blob)
 
 
