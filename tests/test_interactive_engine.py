@@ -228,3 +228,19 @@ def test_a_negative_click_on_a_detached_part_removes_all_of_it():
     prior[:80, :90] = True  # the segmenter agrees with the stray part
     corrected = capture.correct(image, mask, np.zeros_like(truth), negative & mask, positive, negative, prior)
     assert np.array_equal(corrected, truth)
+
+
+def test_a_click_in_a_sliver_next_to_another_prior_region_changes_only_its_window():
+    """The prior's region under a positive click reaches far past the window (another object it merged): inside
+    the window it is the probable foreground, beyond it nothing changes."""
+    image, truth = _synthetic(4)
+    sliver = truth & ~(cv2.erode(truth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+    sliver &= np.arange(320)[None, :] > 225  # the object's right rim
+    other = np.zeros_like(truth)
+    other[60:240, 230:320] = True  # a region the prior merged with the object, over the ground
+    ys, xs = np.nonzero(sliver)
+    positive, negative = _pixels(truth.shape, [(170, 130, True), (int(xs[len(xs) // 2]), int(ys[len(ys) // 2]), True)])
+    mask = truth & ~sliver
+    corrected = capture.correct(image, mask, positive & ~mask, np.zeros_like(truth), positive, negative,
+                                prior=truth | other)
+    assert (corrected & other & ~truth).sum() < 0.1 * (other & ~truth).sum()
