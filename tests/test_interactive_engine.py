@@ -162,3 +162,85 @@ def test_text_picks_the_person_it_names(scenes, engine):
     leftmost = scene.alphas[int(np.argmin(lefts))]
     alpha = Session(scene.image, engine).round([Text("the person on the left")]).alpha
     assert iou(alpha, leftmost) >= 0.8
+
+
+# Corrections on synthetic images (``capture.correct`` alone, no segmenter): a noisy two-tone background and an
+# object of a third colour.
+def _synthetic(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    image = np.zeros((240, 320, 3), np.float32)
+    image[:, :160], image[:, 160:] = (60, 110, 160), (150, 140, 90)  # sky-like left, ground-like right
+    truth = np.zeros((240, 320), np.uint8)
+    cv2.ellipse(truth, (170, 130), (70, 50), 20, 0, 360, 1, -1)
+    image[truth > 0] = (200, 80, 60)
+    image += rng.normal(0, 12, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8), truth > 0
+
+
+def _pixels(shape, clicks):
+    positive, negative = np.zeros(shape, bool), np.zeros(shape, bool)
+    for x, y, sign in clicks:
+        cv2.circle(positive if sign else negative, (x, y), 2, 1, -1)
+    return positive, negative
+
+
+def test_a_click_on_an_object_the_prior_misses_captures_it():
+    image, truth = _synthetic()
+    positive, negative = _pixels(truth.shape, [(130, 115, True)])  # near its left end
+    empty = np.zeros(truth.shape, bool)
+    mask = capture.correct(image, empty, positive, empty, positive, negative, prior=empty)
+    assert iou(mask.astype(np.float32), truth.astype(np.float32)) >= 0.9
+
+
+def test_a_negative_click_in_a_thin_sliver_removes_only_the_sliver():
+    image, truth = _synthetic(1)
+    sliver = (cv2.dilate(truth.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~truth
+    mask = truth | sliver
+    ys, xs = np.nonzero(sliver & (np.arange(320)[None, :] > 235))  # on the object's right, over the ground
+    positive, negative = _pixels(truth.shape, [(int(xs[len(xs) // 2]), int(ys[len(ys) // 2]), False)])
+    corrected = capture.correct(image, mask, np.zeros_like(truth), negative & mask, positive, negative,
+                                prior=np.zeros_like(truth))
+    assert (truth & ~corrected).sum() <= 20  # the object stays, with no window-shaped bite out of it ...
+    assert (corrected & ~truth).sum() < sliver.sum()  # ... and part of the sliver goes
+
+
+def test_a_correction_where_the_prior_disagrees_everywhere_stays_local():
+    """A prior that missed the object says nothing about it: a negative click next to the object must not remove
+    the whole window of the mask around it."""
+    image, truth = _synthetic(2)
+    blot = np.zeros_like(truth)
+    cv2.circle(blot.view(np.uint8), (100, 104), 8, 1, -1)  # a false positive stuck to the object's left end
+    mask = truth | blot
+    positive, negative = _pixels(truth.shape, [(97, 103, False)])
+    prior = np.zeros_like(truth)
+    prior[:20, :20] = True  # the segmenter found something else, far away
+    corrected = capture.correct(image, mask, np.zeros_like(truth), negative & mask, positive, negative, prior)
+    assert (truth & ~corrected).sum() <= 0.02 * truth.sum()
+
+
+def test_a_negative_click_on_a_detached_part_removes_all_of_it():
+    image, truth = _synthetic(3)
+    stray = np.zeros(truth.shape, np.uint8)
+    cv2.rectangle(stray, (10, 10), (70, 60), 1, -1)  # a part apart from the object, over the background
+    mask = truth | (stray > 0)
+    positive, negative = _pixels(truth.shape, [(170, 130, True), (15, 15, False)])  # the object said yes before
+    prior = np.zeros_like(truth)
+    prior[:80, :90] = True  # the segmenter agrees with the stray part
+    corrected = capture.correct(image, mask, np.zeros_like(truth), negative & mask, positive, negative, prior)
+    assert np.array_equal(corrected, truth)
+
+
+def test_a_click_in_a_sliver_next_to_another_prior_region_changes_only_its_window():
+    """The prior's region under a positive click reaches far past the window (another object it merged): inside
+    the window it is the probable foreground, beyond it nothing changes."""
+    image, truth = _synthetic(4)
+    sliver = truth & ~(cv2.erode(truth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+    sliver &= np.arange(320)[None, :] > 225  # the object's right rim
+    other = np.zeros_like(truth)
+    other[60:240, 230:320] = True  # a region the prior merged with the object, over the ground
+    ys, xs = np.nonzero(sliver)
+    positive, negative = _pixels(truth.shape, [(170, 130, True), (int(xs[len(xs) // 2]), int(ys[len(ys) // 2]), True)])
+    mask = truth & ~sliver
+    corrected = capture.correct(image, mask, positive & ~mask, np.zeros_like(truth), positive, negative,
+                                prior=truth | other)
+    assert (corrected & other & ~truth).sum() < 0.1 * (other & ~truth).sum()

@@ -52,6 +52,10 @@ MIN_WINDOW = 12  # pixels
 CROSS = 0.03  # the prior running on this share of a box's size beyond a side: someone crosses it ...
 MAX_CROSSING = 0.5  # ... unless they would take more than this share of the prior inside the box (a failed split)
 PERSON_DEPTH = 0.5  # a negative click removes a whole person only at this share of its region's deepest point
+MODEL_PIXELS = 10_000  # a correction's GrabCut learns its colours from at least this many pixels
+OBJECT_REACH = (0.25, 0.5, 0.75)  # an object cut's probable foreground: these shares of a click's room
+OBJECT_ITERATIONS = 5  # GrabCut iterations of an object cut
+EDGE_THRESHOLDS = (50, 150)  # Canny's: a correction's hard seed stops at the nearest edge of the image
 
 
 def touched(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -234,10 +238,17 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
     half = max(MIN_WINDOW, round(WINDOW * reach))
     x0, y0 = max(0, columns.min() - half), max(0, rows.min() - half)
     x1, y1 = min(mask.shape[1], columns.max() + 1 + half), min(mask.shape[0], rows.max() + 1 + half)
-    inside = np.zeros(mask.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    agreeing = touched((prior if wanted else ~prior) & side & inside, blob)
-    if agreeing.any():
+    window = (x0, y0, x1, y1)
+    if wanted and not mask.any():
+        return object_cut(image, positive, negative) | blob
+    part = touched(mask, blob)
+    if not wanted and not (part & positive).any() and (mask & ~part & positive).any():
+        return part  # a part of the mask apart from every part the positive prompts hold
+    # the prior's region under the blob, when the prior agrees with the blob's side there and the region ends
+    # inside the window (a region cut by the window says only that the prior disagrees with the mask everywhere)
+    agreeing = touched((prior if wanted else ~prior) & side, blob)
+    said = prior[y0:y1, x0:x1].any()  # a prior with nothing in the window says nothing there
+    if said and agreeing.any() and _inside(agreeing, window, mask.shape):
         return agreeing | blob
     distance = padded_distance(prior) if people and not wanted and (blob & prior).any() else None
     point = None if distance is None else np.unravel_index(np.argmax(np.where(blob & prior, distance, -1)),
@@ -246,12 +257,79 @@ def _flip_region(image, mask, blob, wanted: bool, positive, negative, prior, peo
         person = person_cut(image, prior, point, CORRECTION_PIXELS) & mask
         if person.sum() < MIN_PERSON_LEFT * mask.sum():
             return person | blob
+    inside = np.zeros(mask.shape, bool)
+    inside[y0:y1, x0:x1] = True
     labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    if said:  # the prior's region that reaches past the window is still the probable side within it
+        labels[agreeing & inside] = cv2.GC_PR_FGD if wanted else cv2.GC_PR_BGD
     labels[positive], labels[negative] = cv2.GC_FGD, cv2.GC_BGD
-    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
+    # around the blob, its side is probable as far as half its distance to the mask's edge, certain only up to
+    # the nearest colour edge
+    near = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(reach / 2)))) > 0
+    labels[near & side] = cv2.GC_PR_FGD if wanted else cv2.GC_PR_BGD
+    radius = min(reach / 2, _edge_distance(image, blob, window))
+    seed = cv2.dilate(blob.astype(np.uint8), _disk(max(1, round(radius)))) > 0
     labels[seed & side] = cv2.GC_FGD if wanted else cv2.GC_BGD
-    changed = (grabcut(image, labels, (x0, y0, x1, y1), max_pixels=CORRECTION_PIXELS) == wanted) & side
+    # the colour models learn from at least MODEL_PIXELS around the window, whose labels outside it stay fixed
+    context = _context(window, mask.shape, MODEL_PIXELS)
+    labels[~inside & (labels == cv2.GC_PR_FGD)], labels[~inside & (labels == cv2.GC_PR_BGD)] = cv2.GC_FGD, cv2.GC_BGD
+    changed = (grabcut(image, labels, context, max_pixels=CORRECTION_PIXELS) == wanted) & side & inside
     return touched(changed | blob, blob)
+
+
+def object_cut(image: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """The object that the ``positive`` pixels mark when nothing is masked yet (the segmenters missed it):
+    GrabCut on the whole image (downscaled to ``CORRECTION_PIXELS``), probable foreground in a disk around each
+    positive prompt, probable background elsewhere, the positive pixels hard foreground and the negative ones hard
+    background; the connected parts that hold a positive pixel. The disks' radius is a share of each prompt's
+    distance to the image's border (``OBJECT_REACH``, the smallest first): a cut that keeps less than half of its
+    disks says their colours were not the object's, and the next share is tried."""
+    count, blobs = cv2.connectedComponents(positive.astype(np.uint8), connectivity=8)
+    room = padded_distance(np.ones(positive.shape, bool))
+    for share in OBJECT_REACH:
+        labels = np.full(positive.shape, cv2.GC_PR_BGD, np.uint8)
+        for label in range(1, count):
+            blob = blobs == label
+            radius = max(1, round(share * float(room[blob].max())))
+            labels[cv2.dilate(blob.astype(np.uint8), _disk(radius)) > 0] = cv2.GC_PR_FGD
+        labels[negative], labels[positive] = cv2.GC_BGD, cv2.GC_FGD
+        disks = labels != cv2.GC_PR_BGD
+        cut = touched(grabcut(image, labels, None, OBJECT_ITERATIONS, CORRECTION_PIXELS), positive)
+        if (cut & disks).sum() >= 0.5 * disks.sum():
+            break
+    return cut
+
+
+def _context(window, shape, pixels: int) -> tuple[int, int, int, int]:
+    """``window`` (x0, y0, x1, y1) grown evenly on each side until it holds ``pixels`` (clipped to ``shape``).
+
+    >>> _context((40, 40, 50, 50), (100, 100), 400)
+    (35, 35, 55, 55)
+    """
+    x0, y0, x1, y1 = window
+    width, height = x1 - x0, y1 - y0
+    grow = max(0, int(np.ceil((-(width + height) + np.sqrt((width - height) ** 2 + 4 * pixels)) / 4)))
+    return max(0, x0 - grow), max(0, y0 - grow), min(shape[1], x1 + grow), min(shape[0], y1 + grow)
+
+
+def _inside(region: np.ndarray, window, shape) -> bool:
+    """Whether ``region`` lies in ``window`` (x0, y0, x1, y1) without touching a side of it that is not the
+    image's border."""
+    x0, y0, x1, y1 = window
+    rx0, ry0, rx1, ry1 = bounds(region)
+    return ((rx0 > x0 or x0 == 0) and (ry0 > y0 or y0 == 0) and (rx1 < x1 or x1 == shape[1])
+            and (ry1 < y1 or y1 == shape[0]))
+
+
+def _edge_distance(image: np.ndarray, blob: np.ndarray, window) -> float:
+    """How far the colour around ``blob`` stays even: the distance from the blob's centre to the nearest
+    Canny edge of the ``window`` (x0, y0, x1, y1) of ``image``."""
+    x0, y0, x1, y1 = window
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(grey, *EDGE_THRESHOLDS)
+    far = cv2.distanceTransform((edges == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    rows, columns = np.nonzero(blob[y0:y1, x0:x1])
+    return float(far[round(rows.mean()), round(columns.mean())])
 
 
 def candidates(image: np.ndarray, prob: np.ndarray, kind: str, min_share: float = 0.005) -> list[Candidate]:

@@ -12,8 +12,8 @@ person means and refining its matte. Without trained DFIMat weights, this engine
   of a merged group (``capture.person_cut``) when the prior is MODNet's (people), and a click on a person that
   MODNet missed the region U²-Netp finds there less MODNet's (the other people);
   text picks one of ``candidates(state)``; prompts the prior cannot explain are then handled as corrections.
-  Later rounds: the previous mask is kept and changed only where the conflict map (DFIMat's M_ref, §3.2) asks,
-  each conflict blob growing into the wrong region it sits in (``capture.correct``);
+  Later rounds: the previous round's captured mask is kept and changed only where the conflict map (DFIMat's
+  M_ref, §3.2) asks, each conflict blob growing into the wrong region it sits in (``capture.correct``);
 - refinement: a trimap around that mask (``refinement_trimap``: the segmenter's unsure pixels widen it where it
   agrees with the mask, and where it does not the band covers the cut's edge error; click and scribble pixels are
   known), solved by mattekit's focus (``mattekit.matting.focus``), foreground
@@ -68,15 +68,26 @@ class ImageState:
         self._maps: dict[tuple, dict[str, np.ndarray]] = {}  # per crop: each segmenter's map run so far
         self._trusted: dict[tuple, str] = {}  # per crop: the segmenter trusted there
         self._candidates: list[Candidate] | None = None
-        self._mattes: list[tuple[np.ndarray, Matte]] = []  # the last rounds' trimaps and mattes, newest last
+        self._mattes: list[tuple] = []  # the last rounds' trimaps, mattes and captured masks, newest last
 
-    def remember(self, trimap: np.ndarray, matte: Matte) -> None:
-        """Keep a round's trimap and matte (the last ``REMEMBERED``) for a later round that starts from it."""
-        self._mattes = [*self._mattes, (trimap, matte)][-REMEMBERED:]
+    def remember(self, trimap: np.ndarray, matte: Matte, mask: np.ndarray | None = None) -> None:
+        """Keep a round's trimap, matte and captured mask (the last ``REMEMBERED``) for a later round that starts
+        from it."""
+        self._mattes = [*self._mattes, (trimap, matte, mask)][-REMEMBERED:]
 
     def matte_after(self, previous: np.ndarray | None) -> tuple[np.ndarray, Matte] | None:
         """The trimap and matte of the round whose alpha is ``previous`` (the same array, else an equal one), if
         remembered."""
+        kept = self._kept(previous)
+        return None if kept is None else kept[:2]
+
+    def mask_after(self, previous: np.ndarray | None) -> np.ndarray | None:
+        """The captured mask (working size) of the round whose alpha is ``previous``, if remembered."""
+        kept = self._kept(previous)
+        return None if kept is None else kept[2]
+
+    def _kept(self, previous: np.ndarray | None) -> tuple | None:
+        """What ``remember`` kept of the round whose alpha is ``previous`` (the same array, else an equal one)."""
         if previous is None:
             return None
         same = [kept for kept in reversed(self._mattes) if kept[1].alpha is previous]
@@ -166,13 +177,13 @@ class InteractiveEngine:
 
     def round(self, image: np.ndarray, state: ImageState, given) -> Matte:
         prompts = given.all_prompts
-        mask, prob = self.capture(state, given)
+        captured, prob = self.capture(state, given)
         height, width = image.shape[:2]
-        trimap = refinement_trimap(mask, prob, (height, width))
+        trimap = refinement_trimap(captured, prob, (height, width))
         positive, negative = label_masks(prompts, (height, width))
         trimap[positive], trimap[negative] = 255, 0
         matte = self.refine(image, trimap, state.matte_after(given.previous))
-        state.remember(trimap, matte)
+        state.remember(trimap, matte, captured)
         return matte
 
     def refine(self, image: np.ndarray, trimap: np.ndarray, earlier: tuple | None) -> Matte:
@@ -216,7 +227,11 @@ class InteractiveEngine:
             mask = self.first_mask(state, everything, box, prior, kind)
             wants_fg, wants_bg = positive & ~mask, negative & mask
         else:
-            mask = cv2.resize(given.previous, state.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
+            # the mask the previous round captured, so that the refinement's own errors do not pile up round
+            # after round (a mask taken again from each round's alpha kept them, and corrected them as clicks came)
+            kept = state.mask_after(given.previous)
+            mask = kept.copy() if kept is not None else (
+                cv2.resize(given.previous, state.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5)
             wants_fg = _shrink(given.conflict == WANTS_FOREGROUND, state.shape)
             wants_bg = _shrink(given.conflict == WANTS_BACKGROUND, state.shape)
         people = kind == "person"
