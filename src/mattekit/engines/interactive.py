@@ -70,7 +70,7 @@ class ImageState:
         self._candidates: list[Candidate] | None = None
         self._mattes: list[tuple] = []  # the last rounds' trimaps, mattes and captured masks, newest last
 
-    def remember(self, trimap: np.ndarray, matte: Matte, mask: np.ndarray | None = None) -> None:
+    def remember(self, trimap: np.ndarray, matte: Matte, mask: np.ndarray) -> None:
         """Keep a round's trimap, matte and captured mask (the last ``REMEMBERED``) for a later round that starts
         from it."""
         self._mattes = [*self._mattes, (trimap, matte, mask)][-REMEMBERED:]
